@@ -1,0 +1,1 @@
+"""Singer tap for Crescendo AI's reporting API."""

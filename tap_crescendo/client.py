@@ -1,0 +1,297 @@
+"""The base stream of Crescendo's reporting exports: requests, pages, windows, checkpoints."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from datetime import datetime, timezone
+from functools import cached_property
+from http import HTTPStatus
+from urllib.parse import quote
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import PageContext
+
+from tap_crescendo.bookmarks import read_bookmark
+from tap_crescendo.errors import APIError, CursorRejected
+from tap_crescendo.normalize import normalize_record
+from tap_crescendo.pagination import CursorPaginator
+from tap_crescendo.responses import describe_error
+from tap_crescendo.retries import RetryPolicy
+from tap_crescendo.sdk_seams import WindowCheckpoints
+from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
+from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
+from tap_crescendo.windows import Window, WindowReport, split_span
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator, Iterator, Mapping
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_crescendo.normalize import Conversion
+
+MS_PER_HOUR = 3_600_000
+MS_PER_MINUTE = 60_000
+
+
+class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
+    """One reporting export, read window by window, each window to its last page."""
+
+    primary_keys: t.ClassVar[list[str]] = ["ID"]
+    #: The export's path below the tenant, e.g. `botconv`.
+    export_path: t.ClassVar[str]
+    #: Fields the API sends in more than one type, and how each is made one.
+    conversions: t.ClassVar[Mapping[str, Conversion]] = {}
+    #: An integer epoch-ms twin of the replication key, cheaper to compare, if any.
+    start_ms_field: t.ClassVar[str | None] = None
+
+    @property
+    @override
+    def url_base(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return str(self.config["api_url"]).rstrip("/")
+
+    @override
+    def get_url(self, context: Context | None) -> str:
+        """Return the export's URL, the tenant id encoded as one path segment."""
+        tenant = quote(str(self.config["tenant_id"]), safe="")
+        return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{self.export_path}"
+
+    @property
+    @override
+    def authenticator(self) -> BearerTokenAuthenticator:
+        """Send the API key as a Bearer token, in the header only."""
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @property
+    @override
+    def timeout(self) -> int:
+        """Seconds to wait for an answer before the request counts as failed."""
+        return int(self.config["request_timeout"])
+
+    @override
+    def get_new_paginator(self) -> CursorPaginator:
+        """Return a paginator for one query (one window)."""
+        return CursorPaginator()
+
+    @override
+    def get_url_params(
+        self,
+        context: Context | None,
+        next_page_token: str | None,
+    ) -> dict[str, t.Any]:
+        """First page: the window and `limit`; every later page: `cursor` and `limit` only."""
+        limit = self.config["page_size"]
+        if next_page_token:
+            return {"cursor": next_page_token, "limit": limit}
+        assert context is not None
+        return {"from": context["from"], "to": context["to"], "limit": limit}
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Raise for any answer but 2xx: retriable for 429 and 5xx, else one clear line."""
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            return
+        detail = describe_error(response)
+        if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            request = response.request
+            raise RetriableAPIError(f"{detail} ({request.method} {request.path_url})", response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            msg = f"{detail}. The API key was refused: check the `api_key` setting"
+        elif status == HTTPStatus.FORBIDDEN:
+            msg = (
+                f"{detail}. The API key may not read tenant {self.config['tenant_id']!r}: "
+                "check `tenant_id` and the key's permissions"
+            )
+        elif status == HTTPStatus.NOT_FOUND:
+            msg = (
+                f"{detail}. Nothing answers at {response.request.path_url.split('?')[0]}: "
+                f"check `api_url` ({self.url_base}) and `tenant_id` ({self.config['tenant_id']!r})"
+            )
+        elif status == HTTPStatus.BAD_REQUEST and "cursor=" in str(response.request.path_url):
+            raise CursorRejected(detail)
+        else:
+            msg = f"{detail} (request: {response.request.method} {response.request.path_url})"
+        raise APIError(msg)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Read every window of the span; after each one, checkpoint the bookmark."""
+        bookmark = read_bookmark(self.tap_state, self.name, self.replication_key_name)
+        start_ms, end_ms = self.sync_span(bookmark)
+        newest_ms = to_epoch_ms(bookmark) if bookmark else None
+        windows = mismatches = records = 0
+        for window in split_span(start_ms, end_ms, self.window_size_ms):
+            report = yield from self._window_records(window)
+            windows += 1
+            records += report.delivered
+            mismatches += report.total != report.received
+            if report.newest and (newest_ms is None or report.newest[0] > newest_ms):
+                newest_ms = report.newest[0]
+                self.checkpoint(report.newest[1])
+        self.logger.info(
+            "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
+            "`total` differed from the rows received",
+            self.name,
+            records,
+            windows,
+            format_epoch_ms(start_ms),
+            format_epoch_ms(end_ms),
+            mismatches,
+        )
+
+    def sync_span(self, bookmark: datetime | None) -> tuple[int, int]:
+        """Return `[start, end)` in epoch ms: from bookmark minus lookback, start_date or range."""
+        now = datetime.now(timezone.utc)
+        end = min(setting_timestamp(self.config, "end_date") or now, now)
+        start_date = setting_timestamp(self.config, "start_date")
+        if bookmark is not None:
+            lookback_ms = self.config["lookback_window_minutes"] * MS_PER_MINUTE
+            start_ms = to_epoch_ms(bookmark) - lookback_ms
+            if start_date is not None:
+                start_ms = max(start_ms, to_epoch_ms(start_date))
+        elif start_date is not None:
+            start_ms = to_epoch_ms(start_date)
+        else:
+            start_ms = to_epoch_ms(end - RANGE_SPANS[self.config["range"]])
+        return start_ms, to_epoch_ms(end)
+
+    @property
+    def replication_key_name(self) -> str:
+        """The replication key, which every Crescendo stream has."""
+        return str(self.replication_key)
+
+    @cached_property
+    def window_size_ms(self) -> int:
+        """The length of one window, from `window_size_hours`."""
+        return int(self.config["window_size_hours"]) * MS_PER_HOUR
+
+    def checkpoint(self, bookmark: str) -> None:
+        """Move the bookmark to a delivered record's start and emit STATE at once."""
+        state = self.stream_state
+        state["replication_key"] = self.replication_key_name
+        state["replication_key_value"] = bookmark
+        self.finalize_state_progress_markers(state)
+
+    def start_of(self, record: Mapping[str, t.Any]) -> tuple[int, str] | None:
+        """Return a record's start as (epoch ms, replication key value), if it has one."""
+        value = record.get(self.replication_key_name)
+        if not value:
+            return None
+        millis = record.get(self.start_ms_field) if self.start_ms_field else None
+        if not isinstance(millis, int):
+            millis = to_epoch_ms(parse_timestamp(value))
+        return millis, value
+
+    def _window_records(self, window: Window) -> Generator[dict[str, t.Any], None, WindowReport]:
+        """Yield a window's records; a refused cursor restarts the window once."""
+        report = WindowReport()
+        delivered: set[t.Any] = set()
+        try:
+            yield from self._read_window(window, delivered, report)
+        except CursorRejected as error:
+            self.logger.warning(
+                "%s; restarting window %s from its first page (the %d records already "
+                "sent are not sent again)",
+                error,
+                window,
+                report.delivered,
+            )
+            report.total, report.received = None, 0
+            try:
+                yield from self._read_window(window, delivered, report)
+            except CursorRejected as again:
+                msg = f"{again}, again after restarting window {window}; run the tap again"
+                raise APIError(msg) from None
+        return report
+
+    def _read_window(
+        self, window: Window, delivered: set[t.Any], report: WindowReport
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield the records of a window not yet in `delivered`, following the cursor."""
+        context = {"from": window.start_ms, "to": window.end_ms}
+        paginator = self.get_new_paginator()
+        while not paginator.finished:
+            response = self._fetch(context, paginator.current_value)
+            page = paginator.page_of(response)
+            if report.total is None:
+                report.total = page.total
+            report.received += len(page.data)
+            for record in page.data:
+                self._normalize(record, response)
+                report.newest = _later(report.newest, self.start_of(record))
+                record_id = record.get("ID")
+                if record_id is not None:
+                    if record_id in delivered:
+                        continue
+                    delivered.add(record_id)
+                report.delivered += 1
+                yield record
+            paginator.advance(response)
+        if report.total != report.received:
+            self.logger.warning(
+                "Window %s: the API reported total=%s but %d rows were received",
+                window,
+                report.total,
+                report.received,
+            )
+
+    def _normalize(self, record: dict[str, t.Any], response: requests.Response) -> None:
+        """Give each field of a record its one stable type, or stop with a clear line."""
+        try:
+            normalize_record(record, self.conversions)
+        except ValueError as error:
+            msg = f"Record {record.get('ID')!r} from {response.request.path_url}: {error}"
+            raise APIError(msg) from None
+
+    def _fetch(self, context: Context, cursor: str | None) -> requests.Response:
+        """Request one page, retrying transient failures; give up with one clear line."""
+        http_request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=cursor)
+        )
+        prepared = self.build_prepared_request(
+            method=http_request.method,
+            url=http_request.url,
+            params=http_request.encode_params(),
+            headers=http_request.headers,
+        )
+        try:
+            return self._send(prepared)
+        except RetriableAPIError as error:
+            msg = f"{error}; gave up after {self.backoff_max_tries()} tries"
+            raise APIError(msg) from None
+        except requests.RequestException as error:
+            msg = (
+                f"Could not get an answer from {self.url_base} ({error}); "
+                f"gave up after {self.backoff_max_tries()} tries"
+            )
+            raise APIError(msg) from None
+
+    @cached_property
+    def _send(self) -> t.Callable[[requests.PreparedRequest], requests.Response]:
+        """Send a prepared request with the SDK's retry policy."""
+        return self.request_decorator(self._send_once)  # type: ignore[arg-type,return-value]
+
+    def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
+        """Send a prepared request once and check its status."""
+        response = self.requests_session.send(prepared, timeout=self.timeout)
+        self.validate_response(response)
+        return response
+
+
+def _later(
+    current: tuple[int, str] | None, candidate: tuple[int, str] | None
+) -> tuple[int, str] | None:
+    """Return the later of two (epoch ms, value) starts, either possibly None."""
+    if candidate is None or (current is not None and current[0] >= candidate[0]):
+        return current
+    return candidate

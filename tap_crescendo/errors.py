@@ -1,0 +1,34 @@
+"""Errors the tap reports to a person, each printed as one line without a traceback.
+
+    CrescendoError              a problem the user can act on
+      ├── ConfigError           a setting is missing or wrong
+      ├── StateError            the STATE given with --state cannot be resumed from
+      └── APIError              the API refused a request or answered out of contract
+            └── CursorRejected  the API refused a cursor (expired or invalid)
+
+Anything else that escapes the tap is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+class CrescendoError(Exception):
+    """A problem the user can act on."""
+
+
+class ConfigError(CrescendoError):
+    """A setting is missing or wrong."""
+
+
+class StateError(CrescendoError):
+    """The STATE given with --state cannot be resumed from."""
+
+
+class APIError(CrescendoError, FatalAPIError):
+    """The API refused a request or answered out of contract."""
+
+
+class CursorRejected(APIError):
+    """The API refused a cursor (expired or invalid)."""

@@ -1,0 +1,78 @@
+"""Command line: serve generated bot conversations on 127.0.0.1 until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from tap_crescendo.fake_api.query import DAY_MS
+from tap_crescendo.fake_api.rows import generate_bot_rows
+from tap_crescendo.fake_api.server import HOST, ORDERS, FakeCrescendo
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the arguments, generate the rows and serve them; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.host != HOST:
+        parser.exit(2, f"error: --host must be {HOST}: the fake API listens on loopback only\n")
+    if args.rows < 0 or args.days < 1 or not 0 <= args.port <= 65535:
+        parser.error("--rows must be 0 or more, --days 1 or more, --port within 0..65535")
+    now_ms = time.time_ns() // 1_000_000
+    rows = generate_bot_rows(
+        args.rows,
+        start_ms=now_ms - args.days * DAY_MS,
+        end_ms=now_ms,
+        seed=args.seed,
+        tenant_id=args.tenant,
+    )
+    fake = FakeCrescendo(
+        api_keys={args.api_key: {args.tenant}},
+        rows={args.tenant: rows},
+        order=args.order,
+        shuffle_seed=args.seed,
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(fake.serve(port=args.port))
+        except OSError as exc:
+            print(f"error: cannot listen on {HOST}:{args.port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(
+            f"Fake Crescendo API on {url} (tenant {args.tenant}, {args.rows} bot conversations"
+            f" over {args.days} days, key {args.api_key})",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tap_crescendo.fake_api", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--rows", type=int, default=1000, help="bot conversations to generate")
+    parser.add_argument("--days", type=int, default=7, help="spread them over the last D days")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the rows and of shuffling")
+    parser.add_argument("--tenant", default="tenant-alpha", help="the tenant holding the rows")
+    parser.add_argument("--api-key", default="demo-key", help="the API key that may read it")
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any)")
+    parser.add_argument("--host", default=HOST, help=f"only {HOST} is accepted")
+    parser.add_argument("--order", choices=ORDERS, default="asc", help="order of the rows")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

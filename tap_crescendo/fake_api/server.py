@@ -1,0 +1,209 @@
+"""`FakeCrescendo`: datasets, API keys and test hooks of a fake reporting API, served over HTTP."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from contextlib import contextmanager
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from tap_crescendo.fake_api.cursors import CursorStore, Position, Snapshot
+from tap_crescendo.fake_api.dataset import TenantRows
+from tap_crescendo.fake_api.exchange import (
+    END_OF_QUERY,
+    RecordedRequest,
+    error_answer,
+    page_answer,
+)
+from tap_crescendo.fake_api.query import BadRequest, FirstPage, NextPage, parse_query
+from tap_crescendo.fake_api.routes import EXPORTS, match_route
+from tap_crescendo.fake_api.transport import HttpServer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from tap_crescendo.fake_api.exchange import Answer, ApiRequest
+    from tap_crescendo.fake_api.routes import Route
+
+ORDERS = ("asc", "desc", "shuffled")
+HOST = "127.0.0.1"
+UNAUTHENTICATED = error_answer(
+    HTTPStatus.UNAUTHORIZED, "Unauthenticated", "Authorization header with Bearer token is required"
+)
+PERMISSION_DENIED = error_answer(
+    HTTPStatus.FORBIDDEN, "PermissionDenied", "API key does not allow this operation"
+)
+
+
+class FakeCrescendo:
+    """A fake of Crescendo's reporting API over real HTTP, with hooks for tests.
+
+    Every request goes through `handle`, which decides the answer and records the exchange.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Mapping[str, Iterable[str]],
+        rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        order: str = "asc",
+        shuffle_seed: int = 0,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        if order not in ORDERS:
+            msg = f"order must be one of {', '.join(ORDERS)}, got {order!r}"
+            raise ValueError(msg)
+        self._api_keys = {key: frozenset(tenants) for key, tenants in api_keys.items()}
+        self._order = order
+        self._shuffle_seed = shuffle_seed
+        self._clock = clock or _now_ms
+        self._lock = threading.Lock()
+        self._datasets: dict[str, dict[str, TenantRows]] = {name: {} for name in EXPORTS.values()}
+        self._cursors = CursorStore()
+        self._requests: list[RecordedRequest] = []
+        self._end_style = "null"
+        self._repeat_cursor = False
+        for tenant, tenant_rows in (rows or {}).items():
+            self.add_rows(tenant, tenant_rows)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of the requests answered so far, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset_requests(self) -> None:
+        """Forget the requests answered so far."""
+        with self._lock:
+            self._requests.clear()
+
+    def add_rows(self, tenant: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Add bot conversations for `tenant`; queries started afterwards see them."""
+        with self._lock:
+            self._datasets["bot"].setdefault(tenant, TenantRows()).add(rows)
+
+    def replace_row(self, tenant: str, row: Mapping[str, Any]) -> None:
+        """Replace the bot conversation of `tenant` with the same ID (raises `KeyError` if none)."""
+        with self._lock:
+            tenant_rows = self._datasets["bot"].get(tenant)
+            if tenant_rows is None:
+                raise KeyError(tenant)
+            tenant_rows.replace(row)
+
+    def expire_cursors(self, count: int = 1) -> None:
+        """Make the next `count` requests carrying a cursor fail with 400, as if it had expired."""
+        with self._lock:
+            self._cursors.expire_next(count)
+
+    def set_last_cursor_style(self, style: str) -> None:
+        """Choose how a query's last page ends: `cursor.next` "null", "empty" ("") or "absent"."""
+        if style not in END_OF_QUERY:
+            msg = f"style must be one of {', '.join(END_OF_QUERY)}, got {style!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._end_style = style
+
+    def repeat_cursor_once(self) -> None:
+        """Make the next page asked for with a cursor carry that same cursor as `cursor.next`."""
+        with self._lock:
+            self._repeat_cursor = True
+
+    @contextmanager
+    def serve(self, *, port: int = 0) -> Iterator[str]:
+        """Serve on 127.0.0.1 (any free port when 0) in a daemon thread; yield the base URL."""
+        server = HttpServer((HOST, port), self.handle)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        try:
+            yield f"http://{HOST}:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
+    def handle(self, request: ApiRequest) -> Answer:
+        """Answer one request and record it with the status answered."""
+        answer = self._answer(request)
+        recorded = RecordedRequest(
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            request.received_at,
+            answer.status,
+        )
+        with self._lock:
+            self._requests.append(recorded)
+        return answer
+
+    def _answer(self, request: ApiRequest) -> Answer:
+        """Decide the answer: route, then authentication, permission and parameters."""
+        route = match_route(request.path)
+        if route is None or request.method != "GET":
+            message = f"No route for {request.method} {request.path}"
+            return error_answer(HTTPStatus.NOT_FOUND, "NotFound", message)
+        key = _bearer_key(request)
+        if key not in self._api_keys:
+            return UNAUTHENTICATED
+        if route.tenant not in self._api_keys[key]:
+            return PERMISSION_DENIED
+        try:
+            query = parse_query(request.query, now_ms=self._clock())
+            with self._lock:
+                return self._page(route, query)
+        except BadRequest as exc:
+            message = f"Invalid request parameters: {exc}"
+            return error_answer(HTTPStatus.BAD_REQUEST, "BadRequest", message)
+
+    def _page(self, route: Route, query: FirstPage | NextPage) -> Answer:
+        """Return the page a query asks for, issuing the cursor of the page after it."""
+        if isinstance(query, NextPage):
+            position = self._cursors.find(query.cursor)
+            if position is None or position.snapshot.route != route:
+                msg = "cursor expired or invalid"
+                raise BadRequest(msg)
+        else:
+            position = Position(self._snapshot(route, query), 0)
+        rows = position.snapshot.rows
+        end = position.offset + query.limit
+        next_cursor = None
+        if isinstance(query, NextPage) and self._repeat_cursor:
+            self._repeat_cursor = False
+            next_cursor = query.cursor
+        elif end < len(rows):
+            next_cursor = self._cursors.issue(Position(position.snapshot, end))
+        page = [row.json for row in rows[position.offset : end]]
+        return page_answer(len(rows), next_cursor, page, end_style=self._end_style)
+
+    def _snapshot(self, route: Route, query: FirstPage) -> Snapshot:
+        """Collect the rows a new query matches, in the configured order."""
+        tenant_rows = self._datasets[route.dataset].get(route.tenant)
+        matched = tenant_rows.between(query.from_ms, query.to_ms) if tenant_rows else []
+        if self._order == "desc":
+            matched.reverse()
+        elif self._order == "shuffled":
+            random.Random(self._shuffle_seed).shuffle(matched)
+        return Snapshot(route, matched)
+
+
+def _bearer_key(request: ApiRequest) -> str | None:
+    """Return the API key of the Authorization header, or of `bearer_token` without a header."""
+    header = next(
+        (value for name, value in request.headers.items() if name.lower() == "authorization"),
+        None,
+    )
+    if header is None:
+        return request.query.get("bearer_token") or None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _now_ms() -> int:
+    """Return the current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000

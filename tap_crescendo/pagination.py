@@ -1,0 +1,81 @@
+"""A page of a reporting export, decoded once, and the cursor paginator that reads it."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import msgspec
+from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_crescendo.errors import APIError
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    import requests
+
+
+class Cursor(msgspec.Struct):
+    """The `cursor` object; `next` is null, empty or absent on the last page."""
+
+    next: str | None = None
+
+
+class Page(msgspec.Struct):
+    """The body of a 200 answer: `{total, cursor: {next}, data: [...]}`."""
+
+    total: int
+    cursor: Cursor
+    data: list[dict[str, t.Any]]
+
+
+_decoder = msgspec.json.Decoder(Page)
+
+
+def decode_page(response: requests.Response) -> Page:
+    """Decode and check a page, or raise `APIError` naming the request and the problem."""
+    try:
+        return _decoder.decode(response.content)
+    except msgspec.DecodeError as error:
+        kind = response.headers.get("Content-Type", "no Content-Type")
+        msg = (
+            f"The API answered {response.request.method} {response.request.path_url} "
+            f"with HTTP {response.status_code} but a body out of contract ({kind}): {error}"
+        )
+        raise APIError(msg) from None
+
+
+class CursorPaginator(BaseAPIPaginator[str | None]):
+    """Follows `cursor.next` until it is null, empty or absent; a repeated cursor is an error."""
+
+    def __init__(self) -> None:
+        """Start before the first page (no cursor)."""
+        super().__init__(None)
+        self._seen: set[str] = set()
+        self._response: requests.Response | None = None
+        self._page: Page | None = None
+
+    def page_of(self, response: requests.Response) -> Page:
+        """Return the decoded page of `response`, decoding it only once."""
+        if self._page is None or response is not self._response:
+            self._page = decode_page(response)
+            self._response = response
+        return self._page
+
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the next cursor, refusing one the API already gave in this query."""
+        cursor = self.page_of(response).cursor.next or None
+        if cursor is not None:
+            if cursor in self._seen:
+                msg = (
+                    f"The API returned the cursor {cursor!r} a second time after "
+                    f"{self.count} pages of one query; stopping instead of looping"
+                )
+                raise APIError(msg)
+            self._seen.add(cursor)
+        return cursor

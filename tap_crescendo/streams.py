@@ -1,0 +1,93 @@
+"""The streams of the tap: one small class per reporting export."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+from tap_crescendo.client import CrescendoStream
+from tap_crescendo.normalize import as_number, as_text, as_text_list
+
+
+def _text(name: str, **kwargs: t.Any) -> th.Property[t.Any]:
+    """A nullable string field."""
+    return th.Property(name, th.StringType, nullable=True, **kwargs)
+
+
+def _millis(name: str, description: str, **kwargs: t.Any) -> th.Property[t.Any]:
+    """A nullable epoch-milliseconds field."""
+    return th.Property(name, th.IntegerType, nullable=True, description=description, **kwargs)
+
+
+class BotConversationsStream(CrescendoStream):
+    """Bot conversations as reporting rows (no message content)."""
+
+    name = "bot_conversations"
+    export_path = "botconv"
+    replication_key = "DatetimeUTC"
+    start_ms_field = "Datetime"
+    conversions: t.ClassVar = {
+        "AgentId": as_text,
+        "ticketId": as_text,
+        "Media": as_text_list,
+        "CSat": as_number,
+    }
+    schema = th.PropertiesList(
+        _text("ID", required=True, description="Conversation id."),
+        _text("TenantID", required=True),
+        _text("BotID", required=True),
+        _text("BotName", required=True),
+        _millis("Datetime", "Conversation start, epoch milliseconds.", required=True),
+        _millis("EndDatetime", "Conversation end, epoch milliseconds.", required=True),
+        th.Property(
+            "DatetimeUTC",
+            th.DateTimeType,
+            nullable=True,
+            required=True,
+            description="Conversation start (the replication key).",
+        ),
+        th.Property(
+            "EndDatetimeUTC",
+            th.DateTimeType,
+            nullable=True,
+            required=True,
+            description="Conversation end.",
+        ),
+        th.Property("Duration", th.IntegerType, required=True, description="Seconds."),
+        th.Property("Escalated", th.BooleanType, nullable=True),
+        _millis("escalatedAt", "Escalation time, epoch milliseconds."),
+        th.Property(
+            "CSat",
+            th.NumberType,
+            nullable=True,
+            description="Customer satisfaction; integers arrive as floats (4 -> 4.0).",
+        ),
+        _text("AgentName"),
+        _text(
+            "AgentId",
+            description="Agent id; integer ids arrive as strings (17 -> '17').",
+        ),
+        _text("AgentEmail"),
+        _text("Category"),
+        _text("Subcategory"),
+        _text("Tertiary"),
+        _text("RemoteIp"),
+        _text("userAgent"),
+        _text("Referrer"),
+        th.Property(
+            "Media",
+            th.ArrayType(th.StringType),
+            nullable=True,
+            description="Channels; a single string arrives as a one-item list.",
+        ),
+        _text("Summary"),
+        _text("Handoff Reason"),
+        _text("ticketId", description="Ticket id; integer ids arrive as strings."),
+        _text("ticketUrl"),
+        _text("ticketKind"),
+        _text("Input"),
+        _text("Contact Name"),
+        _text("Contact Email"),
+        _text("Contact Phone"),
+    ).to_dict()

@@ -1,0 +1,42 @@
+"""Half-open time windows `[from, to)` in epoch milliseconds."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from tap_crescendo.timestamps import format_epoch_ms
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass(frozen=True)
+class Window:
+    """One query of the API: every conversation that started in `[start_ms, end_ms)`."""
+
+    start_ms: int
+    end_ms: int
+
+    def __str__(self) -> str:
+        """Return the window as a person reads it."""
+        return f"[{format_epoch_ms(self.start_ms)}, {format_epoch_ms(self.end_ms)})"
+
+
+def split_span(start_ms: int, end_ms: int, size_ms: int) -> Iterator[Window]:
+    """Cut `[start_ms, end_ms)` into consecutive windows of at most `size_ms`."""
+    while start_ms < end_ms:
+        window_end = min(start_ms + size_ms, end_ms)
+        yield Window(start_ms, window_end)
+        start_ms = window_end
+
+
+@dataclass
+class WindowReport:
+    """What reading one window gave: the API's `total`, rows received and delivered."""
+
+    total: int | None = None
+    received: int = 0
+    delivered: int = 0
+    #: The newest start delivered, as (epoch ms, replication key value).
+    newest: tuple[int, str] | None = None

@@ -1,0 +1,32 @@
+"""Fixtures: a fake Crescendo API over real HTTP on 127.0.0.1, and ways to run the tap."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
+from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture
+def bot_rows() -> list[dict[str, t.Any]]:
+    """250 bot conversations spread over the ten days of the test span."""
+    return generate_bot_rows(250, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=7, tenant_id=TENANT)
+
+
+@pytest.fixture
+def fake(bot_rows: list[dict[str, t.Any]]) -> FakeCrescendo:
+    """A fake API holding `bot_rows` for the test tenant, readable with the test key."""
+    return FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows})
+
+
+@pytest.fixture
+def api_url(fake: FakeCrescendo) -> Iterator[str]:
+    """The base URL of the running fake API."""
+    with fake.serve() as url:
+        yield url

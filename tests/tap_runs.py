@@ -1,0 +1,122 @@
+"""Running the tap in-process or as a command, and reading the Singer messages it wrote."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import typing as t
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_crescendo.errors import CrescendoError
+from tap_crescendo.tap import TapCrescendo
+from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
+
+API_KEY = "test-key-5f1c0a9e"
+TENANT = "tenant-alpha"
+SPAN_START = "2026-10-01T00:00:00Z"
+SPAN_END = "2026-10-11T00:00:00Z"
+SPAN_START_MS = to_epoch_ms(parse_timestamp(SPAN_START))
+SPAN_END_MS = to_epoch_ms(parse_timestamp(SPAN_END))
+
+
+def tap_config(api_url: str, **overrides: t.Any) -> dict[str, t.Any]:
+    """A config for the fake API over the whole test span, with `overrides` applied."""
+    config: dict[str, t.Any] = {
+        "api_key": API_KEY,
+        "tenant_id": TENANT,
+        "api_url": api_url,
+        "start_date": SPAN_START,
+        "end_date": SPAN_END,
+        "page_size": 40,
+    }
+    config.update(overrides)
+    return {name: value for name, value in config.items() if value is not None}
+
+
+@dataclass
+class Sync:
+    """The messages of one run of the tap, by type."""
+
+    messages: list[dict[str, t.Any]] = field(default_factory=list)
+    error: str | None = None
+    stderr: str = ""
+
+    @property
+    def records(self) -> list[dict[str, t.Any]]:
+        """Every RECORD's record, in order."""
+        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def ids(self) -> list[str]:
+        """Every RECORD's ID, in order."""
+        return [record["ID"] for record in self.records]
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        """Every STATE's value, in order."""
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    def schema(self, stream: str = "bot_conversations") -> dict[str, t.Any]:
+        """The schema the tap announced for `stream`."""
+        return next(
+            m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream
+        )
+
+    def bookmark(self, stream: str = "bot_conversations") -> str | None:
+        """The bookmark of the last STATE."""
+        value: str | None = self.states[-1]["bookmarks"][stream].get("replication_key_value")
+        return value
+
+
+def parse_messages(text: str) -> list[dict[str, t.Any]]:
+    """Parse Singer message lines."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> Sync:
+    """Run the tap in this process; a user error is kept in `error`, not raised."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    stderr = io.StringIO()
+    error = None
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            TapCrescendo(config=config, state=state).sync_all()
+        except CrescendoError as exc:
+            error = str(exc)
+        stdout.flush()
+    stdout.seek(0)
+    return Sync(parse_messages(stdout.read()), error, stderr.getvalue())
+
+
+@dataclass
+class Command:
+    """The outcome of running `tap-crescendo` as a command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def messages(self) -> list[dict[str, t.Any]]:
+        """The Singer messages on stdout."""
+        return parse_messages(self.stdout)
+
+
+def run_command(args: list[str], tmp_path: Path, config: dict[str, t.Any] | None = None,
+                state: dict[str, t.Any] | None = None) -> Command:
+    """Run `tap-crescendo` with a config (and state) file written to `tmp_path`."""
+    argv = [sys.executable, "-m", "tap_crescendo", *args]
+    if config is not None:
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        argv += ["--config", str(config_file)]
+    if state is not None:
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps(state))
+        argv += ["--state", str(state_file)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    return Command(done.returncode, done.stdout, done.stderr)
