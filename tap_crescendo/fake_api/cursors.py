@@ -32,15 +32,19 @@ class Position:
 class CursorStore:
     """Issued tokens and their positions; a token names the same page each time it is used.
 
-    Not thread-safe: the fake calls it under its own lock.
+    Only the newest `capacity` tokens are kept (older ones expire), which bounds the memory held
+    by snapshots during long benchmarks. Not thread-safe: the fake calls it under its own lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, capacity: int = 10_000) -> None:
+        self._capacity = capacity
         self._positions: dict[str, Position] = {}
         self._expiring = 0
 
     def issue(self, position: Position) -> str:
-        """Return a new URL-safe token for `position`."""
+        """Return a new URL-safe token for `position`, forgetting the oldest token when full."""
+        if len(self._positions) >= self._capacity:
+            del self._positions[next(iter(self._positions))]
         token = secrets.token_urlsafe(18)
         self._positions[token] = position
         return token

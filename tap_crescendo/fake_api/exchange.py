@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 JSON_HEADERS = (("Content-Type", "application/json"),)
 # How the last page of a query says there is no next page: cursor.next null, empty, or absent.
 END_OF_QUERY = {"null": b'{"next":null}', "empty": b'{"next":""}', "absent": b"{}"}
@@ -44,18 +45,18 @@ class Answer:
 
 def encode_json(value: Any) -> bytes:
     """Serialize `value` compactly as UTF-8 JSON, non-ASCII characters unescaped."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def error_answer(status: HTTPStatus, code: str, message: str) -> Answer:
-    """An answer carrying the API's error envelope `{"code", "message"}`."""
+    """Build an answer carrying the API's error envelope `{"code", "message"}`."""
     return Answer(status, encode_json({"code": code, "message": message}))
 
 
 def page_answer(
     total: int, next_cursor: str | None, rows_json: Sequence[bytes], *, end_style: str
 ) -> Answer:
-    """A 200 page: `total`, `cursor.next` (or the end marker of `end_style`), and the rows."""
+    """Build a 200 page: `total`, `cursor.next` (or the end marker of `end_style`), the rows."""
     cursor = (
         END_OF_QUERY[end_style]
         if next_cursor is None

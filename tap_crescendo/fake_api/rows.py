@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 import uuid
@@ -172,6 +173,7 @@ def _variant(index: int, *options: Any) -> Any:
     return options[index % len(options)]
 
 
+@functools.cache
 def _ascii_handle(name: str) -> str:
     """Turn a display name into a plausible lowercase email handle ("Zoë O'Brien" -> zoe.obrien)."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()

@@ -134,7 +134,7 @@ class FakeCrescendo:
             request.query,
             request.headers,
             request.received_at,
-            answer.status,
+            int(answer.status),
         )
         with self._lock:
             self._requests.append(recorded)
@@ -182,7 +182,7 @@ class FakeCrescendo:
     def _snapshot(self, route: Route, query: FirstPage) -> Snapshot:
         """Collect the rows a new query matches, in the configured order."""
         tenant_rows = self._datasets[route.dataset].get(route.tenant)
-        matched = tenant_rows.between(query.from_ms, query.to_ms) if tenant_rows else []
+        matched = [] if tenant_rows is None else tenant_rows.between(query.from_ms, query.to_ms)
         if self._order == "desc":
             matched.reverse()
         elif self._order == "shuffled":
