@@ -16,7 +16,9 @@ if t.TYPE_CHECKING:
 @pytest.fixture
 def bot_rows() -> list[dict[str, t.Any]]:
     """250 bot conversations spread over the ten days of the test span."""
-    return generate_bot_rows(250, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=7, tenant_id=TENANT)
+    return generate_bot_rows(
+        250, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=7, tenant_id=TENANT
+    )
 
 
 @pytest.fixture

@@ -106,8 +106,12 @@ class Command:
         return parse_messages(self.stdout)
 
 
-def run_command(args: list[str], tmp_path: Path, config: dict[str, t.Any] | None = None,
-                state: dict[str, t.Any] | None = None) -> Command:
+def run_command(
+    args: list[str],
+    tmp_path: Path,
+    config: dict[str, t.Any] | None = None,
+    state: dict[str, t.Any] | None = None,
+) -> Command:
     """Run `tap-crescendo` with a config (and state) file written to `tmp_path`."""
     argv = [sys.executable, "-m", "tap_crescendo", *args]
     if config is not None:

@@ -120,7 +120,9 @@ def test_tenant_id_is_one_percent_encoded_path_segment(tmp_path: t.Any) -> None:
     assert fake.requests[0].path == "/api/v1/reporting/tenants/acme%2Feu%20%C3%A9/botconv"
 
 
-def test_first_sync_without_start_date_reads_the_last_day(fake: FakeCrescendo, api_url: str) -> None:
+def test_first_sync_without_start_date_reads_the_last_day(
+    fake: FakeCrescendo, api_url: str
+) -> None:
     sync(tap_config(api_url, start_date=None, end_date=None))
 
     first = export_requests(fake)[0].query

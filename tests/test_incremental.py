@@ -35,7 +35,9 @@ def start_ms(record: dict[str, t.Any]) -> int:
 
 def bookmark_ms(state: dict[str, t.Any]) -> int:
     """The bot stream's bookmark of a STATE, in epoch ms."""
-    return to_epoch_ms(parse_timestamp(state["bookmarks"]["bot_conversations"]["replication_key_value"]))
+    return to_epoch_ms(
+        parse_timestamp(state["bookmarks"]["bot_conversations"]["replication_key_value"])
+    )
 
 
 def first_requests(fake: FakeCrescendo) -> list[dict[str, str]]:
@@ -89,9 +91,13 @@ def test_rerun_resumes_at_bookmark_minus_lookback_and_gets_new_and_changed_rows(
     first = sync(config)
     state = first.states[-1]
     bookmark = bookmark_ms(state)
-    late_in_lookback = generate_bot_rows(3, start_ms=bookmark - 80 * 60_000, end_ms=bookmark, seed=11)
+    late_in_lookback = generate_bot_rows(
+        3, start_ms=bookmark - 80 * 60_000, end_ms=bookmark, seed=11
+    )
     newer = generate_bot_rows(4, start_ms=bookmark + 1, end_ms=bookmark + HOUR_MS, seed=12)
-    too_late = generate_bot_rows(2, start_ms=bookmark - 5 * HOUR_MS, end_ms=bookmark - 4 * HOUR_MS, seed=13)
+    too_late = generate_bot_rows(
+        2, start_ms=bookmark - 5 * HOUR_MS, end_ms=bookmark - 4 * HOUR_MS, seed=13
+    )
     changed = {**max(bot_rows, key=lambda row: row["Datetime"]), "CSat": 1.5}
     fake.add_rows(TENANT, late_in_lookback + newer + too_late)
     fake.replace_row(TENANT, changed)
@@ -112,8 +118,12 @@ def test_end_date_is_exclusive_and_bounds_the_bookmark(
     fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
 ) -> None:
     end_ms = SPAN_START_MS + 5 * 24 * HOUR_MS + 7
-    on_the_end = {**bot_rows[0], "ID": "conv-at-end", "Datetime": end_ms,
-                  "DatetimeUTC": format_epoch_ms(end_ms)}
+    on_the_end = {
+        **bot_rows[0],
+        "ID": "conv-at-end",
+        "Datetime": end_ms,
+        "DatetimeUTC": format_epoch_ms(end_ms),
+    }
     fake.add_rows(TENANT, [on_the_end])
 
     result = sync(tap_config(api_url, end_date=format_epoch_ms(end_ms)))
@@ -162,20 +172,38 @@ def test_a_cursor_refused_again_after_the_restart_stops_the_sync(
             id="stream-state-not-object",
         ),
         pytest.param(
-            {"bookmarks": {"bot_conversations": {"replication_key": "DatetimeUTC",
-                                                 "replication_key_value": "yesterday"}}},
+            {
+                "bookmarks": {
+                    "bot_conversations": {
+                        "replication_key": "DatetimeUTC",
+                        "replication_key_value": "yesterday",
+                    }
+                }
+            },
             "'yesterday' is not an ISO 8601 date-time",
             id="not-a-date",
         ),
         pytest.param(
-            {"bookmarks": {"bot_conversations": {"replication_key": "DatetimeUTC",
-                                                 "replication_key_value": "2999-01-01T00:00:00Z"}}},
+            {
+                "bookmarks": {
+                    "bot_conversations": {
+                        "replication_key": "DatetimeUTC",
+                        "replication_key_value": "2999-01-01T00:00:00Z",
+                    }
+                }
+            },
             "is in the future",
             id="future",
         ),
         pytest.param(
-            {"bookmarks": {"bot_conversations": {"replication_key": "Datetime",
-                                                 "replication_key_value": "2026-10-02T00:00:00Z"}}},
+            {
+                "bookmarks": {
+                    "bot_conversations": {
+                        "replication_key": "Datetime",
+                        "replication_key_value": "2026-10-02T00:00:00Z",
+                    }
+                }
+            },
             "replication_key is 'Datetime', expected 'DatetimeUTC'",
             id="other-key",
         ),
