@@ -9,11 +9,13 @@ import sys
 import typing as t
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tap_crescendo.errors import CrescendoError
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
 
 API_KEY = "test-key-5f1c0a9e"
 TENANT = "tenant-alpha"
@@ -23,7 +25,7 @@ SPAN_START_MS = to_epoch_ms(parse_timestamp(SPAN_START))
 SPAN_END_MS = to_epoch_ms(parse_timestamp(SPAN_END))
 
 
-def tap_config(api_url: str, **overrides: t.Any) -> dict[str, t.Any]:
+def tap_config(api_url: str, /, **overrides: t.Any) -> dict[str, t.Any]:
     """A config for the fake API over the whole test span, with `overrides` applied."""
     config: dict[str, t.Any] = {
         "api_key": API_KEY,

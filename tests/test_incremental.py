@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -80,7 +81,7 @@ def test_windows_are_half_open_and_cover_the_span(fake: FakeCrescendo, api_url: 
     windows = [(int(q["from"]), int(q["to"])) for q in first_requests(fake)]
     assert windows[0][0] == SPAN_START_MS
     assert windows[-1][1] == SPAN_END_MS
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     assert all(end - start == 24 * HOUR_MS for start, end in windows)
 
 
