@@ -129,6 +129,14 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
         bookmark = read_bookmark(self.tap_state, self.name, self.replication_key_name)
         start_ms, end_ms = self.sync_span(bookmark)
         newest_ms = to_epoch_ms(bookmark) if bookmark else None
+        self.logger.info(
+            "Stream '%s': reading [%s, %s) in windows of %d h (bookmark: %s)",
+            self.name,
+            format_epoch_ms(start_ms),
+            format_epoch_ms(end_ms),
+            self.config["window_size_hours"],
+            self.stream_state.get("replication_key_value") or "none",
+        )
         windows = mismatches = records = 0
         for window in split_span(start_ms, end_ms, self.window_size_ms):
             report = yield from self._window_records(window)
