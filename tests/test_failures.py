@@ -125,7 +125,8 @@ def test_an_unreachable_api_names_the_url_and_the_tries(tmp_path: Path) -> None:
         pytest.param(
             {"range": "last_year"},
             [
-                "'last_year' is not one of ['last_day', 'last_week', 'last_month'] in config['range']"
+                "'last_year' is not one of ['last_day', 'last_week', 'last_month']",
+                "in config['range']",
             ],
             id="unknown-range",
         ),

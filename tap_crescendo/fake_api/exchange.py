@@ -36,11 +36,13 @@ class RecordedRequest(ApiRequest):
 
 @dataclass(frozen=True)
 class Answer:
-    """The status, headers and body to send back."""
+    """The status, headers and body to send back, after `delay` seconds; or, if `drop`, nothing."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = JSON_HEADERS
+    delay: float = 0.0
+    drop: bool = False
 
 
 def encode_json(value: Any) -> bytes:
@@ -48,7 +50,7 @@ def encode_json(value: Any) -> bytes:
     return _ENCODER.encode(value).encode()
 
 
-def error_answer(status: HTTPStatus, code: str, message: str) -> Answer:
+def error_answer(status: int, code: str, message: str) -> Answer:
     """Build an answer carrying the API's error envelope `{"code", "message"}`."""
     return Answer(status, encode_json({"code": code, "message": message}))
 

@@ -29,7 +29,7 @@ MALFORMED_KINDS = (
     "not_json_object",
 )
 # The error envelope of each status the API documents (or that Connect-style servers send).
-ENVELOPES = {
+ENVELOPES: dict[int, tuple[str, str]] = {
     HTTPStatus.BAD_REQUEST: ("BadRequest", "Invalid request parameters"),
     HTTPStatus.NOT_FOUND: ("NotFound", "Not found"),
     HTTPStatus.TOO_MANY_REQUESTS: ("ResourceExhausted", "Rate limit exceeded"),
@@ -54,7 +54,7 @@ NO_FAULT = Decision(None, 0.0)
 
 def status_answer(status: int, *, retry_after: str | None = None) -> Answer:
     """Build an answer with the envelope of `status` ("Unknown" if undocumented), and Retry-After."""
-    code, message = ENVELOPES.get(HTTPStatus(status), ("Unknown", "Unknown error"))
+    code, message = ENVELOPES.get(status, ("Unknown", "Unknown error"))
     answer = error_answer(status, code, message)
     if retry_after is None:
         return answer
@@ -124,9 +124,12 @@ class Faults:
         self._failures: deque[Answer] = deque()
         self._malformed: deque[str] = deque()
 
-    def fail_next(self, answer: Answer, count: int) -> None:
-        """Answer `answer` to the next `count` export requests (after any already queued)."""
-        self._failures.extend([answer] * count)
+    def fail_next(self, status: int, *, count: int, retry_after: str | None) -> None:
+        """Fail the next `count` export requests (after any already queued) with `status`."""
+        if not 400 <= status <= 599 or count < 0:
+            msg = f"status must be within 400..599 and count 0 or more, got {status!r}, {count!r}"
+            raise ValueError(msg)
+        self._failures.extend([status_answer(status, retry_after=retry_after)] * count)
 
     def malform_next_page(self, kind: str) -> None:
         """Make the next 200 answer (after any already queued) a page of the `kind` out of contract."""
