@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from tap_crescendo.fake_api.exchange import RecordedRequest
+from tap_crescendo.fake_api.faults import MALFORMED_KINDS, TRANSIENT_FAULTS
 from tap_crescendo.fake_api.rows import generate_bot_rows
 from tap_crescendo.fake_api.server import FakeCrescendo
 
-__all__ = ["FakeCrescendo", "RecordedRequest", "generate_bot_rows"]
+__all__ = [
+    "MALFORMED_KINDS",
+    "TRANSIENT_FAULTS",
+    "FakeCrescendo",
+    "RecordedRequest",
+    "generate_bot_rows",
+]

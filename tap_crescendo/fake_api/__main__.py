@@ -26,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"error: --host must be {HOST}: the fake API listens on loopback only\n")
     if args.rows < 0 or args.days < 1 or not 0 <= args.port <= 65535:
         parser.error("--rows must be 0 or more, --days 1 or more, --port within 0..65535")
+    if not 0 <= args.fault_rate <= 1 or not 0 <= args.page_delay_ms < float("inf"):
+        parser.error("--fault-rate must be within 0..1, --page-delay-ms 0 or more")
     now_ms = time.time_ns() // 1_000_000
     rows = generate_bot_rows(
         args.rows,
@@ -40,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         order=args.order,
         shuffle_seed=args.seed,
     )
+    fake.inject_faults(args.fault_rate, seed=args.seed)
+    fake.set_page_delay(args.page_delay_ms / 1000)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.default_int_handler)
     with contextlib.ExitStack() as stack:
@@ -71,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any)")
     parser.add_argument("--host", default=HOST, help=f"only {HOST} is accepted")
     parser.add_argument("--order", choices=ORDERS, default="asc", help="order of the rows")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="fail this share of export requests with transient faults (seeded by --seed)",
+    )
+    parser.add_argument(
+        "--page-delay-ms", type=float, default=0.0, help="send every export answer after N ms"
+    )
     return parser
 
 

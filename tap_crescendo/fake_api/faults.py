@@ -28,7 +28,7 @@ MALFORMED_KINDS = (
     "cursor_malformed",
     "not_json_object",
 )
-# The error envelope of each status the API documents (or that Connect-style servers send).
+# The error envelope of each status; any other status gets code "Unknown".
 ENVELOPES: dict[int, tuple[str, str]] = {
     HTTPStatus.BAD_REQUEST: ("BadRequest", "Invalid request parameters"),
     HTTPStatus.NOT_FOUND: ("NotFound", "Not found"),
@@ -53,7 +53,7 @@ NO_FAULT = Decision(None, 0.0)
 
 
 def status_answer(status: int, *, retry_after: str | None = None) -> Answer:
-    """Build an answer with the envelope of `status` ("Unknown" if undocumented), and Retry-After."""
+    """Build an answer with the error envelope of `status`, and a Retry-After header if given."""
     code, message = ENVELOPES.get(status, ("Unknown", "Unknown error"))
     answer = error_answer(status, code, message)
     if retry_after is None:
@@ -73,7 +73,7 @@ def format_seconds(seconds: float) -> str:
 
 
 class TransientFaults:
-    """A seeded plan: each export request fails with probability `rate`, one of `kinds` at random."""
+    """A seeded plan: each export request fails with probability `rate`, in one of `kinds`."""
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class TransientFaults:
         }
 
     def draw(self) -> Decision:
-        """Draw the next request's fault (two draws each time, so a higher rate only adds faults)."""
+        """Draw a request's fault; always two draws, so with one seed a higher rate adds faults."""
         roll, kind = self._random.random(), self._random.choice(self._kinds)
         return self._decisions[kind] if roll < self.rate else NO_FAULT
 
@@ -132,7 +132,7 @@ class Faults:
         self._failures.extend([status_answer(status, retry_after=retry_after)] * count)
 
     def malform_next_page(self, kind: str) -> None:
-        """Make the next 200 answer (after any already queued) a page of the `kind` out of contract."""
+        """Make the next 200 (after any already queued) a page out of contract, of `kind`."""
         if kind not in MALFORMED_KINDS:
             msg = f"kind must be one of {', '.join(MALFORMED_KINDS)}, got {kind!r}"
             raise ValueError(msg)

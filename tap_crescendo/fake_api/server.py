@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,12 @@ from tap_crescendo.fake_api.exchange import (
     RecordedRequest,
     error_answer,
     page_answer,
+)
+from tap_crescendo.fake_api.faults import (
+    TRANSIENT_FAULTS,
+    Faults,
+    TransientFaults,
+    check_seconds,
 )
 from tap_crescendo.fake_api.query import BadRequest, FirstPage, NextPage, parse_query
 from tap_crescendo.fake_api.routes import EXPORTS, match_route
@@ -65,6 +72,7 @@ class FakeCrescendo:
         self._requests: list[RecordedRequest] = []
         self._end_style = "null"
         self._repeat_cursor = False
+        self._faults = Faults()
         for tenant, tenant_rows in (rows or {}).items():
             self.add_rows(tenant, tenant_rows)
 
@@ -110,6 +118,50 @@ class FakeCrescendo:
         with self._lock:
             self._repeat_cursor = True
 
+    def inject_faults(
+        self,
+        rate: float,
+        *,
+        kinds: Iterable[str] = TRANSIENT_FAULTS,
+        seed: int = 0,
+        retry_after: float = 1.0,
+        slow_seconds: float = 0.5,
+    ) -> None:
+        """From now on fail each export request with probability `rate`, with one of `kinds`.
+
+        The faults follow `random.Random(seed)`; "slow" answers normally after `slow_seconds`, and
+        429 and 503 ask to retry after `retry_after` seconds. A rate of 0 turns the faults off.
+        """
+        transient = TransientFaults(
+            rate, kinds=kinds, seed=seed, retry_after=retry_after, slow_seconds=slow_seconds
+        )
+        with self._lock:
+            self._faults.transient = transient if rate else None
+
+    def fail_next(self, status: int, *, count: int = 1, retry_after: str | None = None) -> None:
+        """Answer `status` with its error envelope to the next `count` export requests.
+
+        `retry_after` is sent verbatim as the Retry-After header (seconds or an HTTP date).
+        """
+        with self._lock:
+            self._faults.fail_next(status, count=count, retry_after=retry_after)
+
+    def malform_next_page(self, kind: str) -> None:
+        """Make the next export answer that would be a 200 a 200 out of contract, of `kind`."""
+        with self._lock:
+            self._faults.malform_next_page(kind)
+
+    def set_page_delay(self, seconds: float) -> None:
+        """Send every export answer after `seconds` (0 turns the delay off)."""
+        check_seconds("seconds", seconds)
+        with self._lock:
+            self._faults.page_delay = seconds
+
+    def misreport_total(self, delta: int) -> None:
+        """From now on report `total` in pages as the true total plus `delta`."""
+        with self._lock:
+            self._faults.total_delta = delta
+
     @contextmanager
     def serve(self, *, port: int = 0) -> Iterator[str]:
         """Serve on 127.0.0.1 (any free port when 0) in a daemon thread; yield the base URL."""
@@ -126,8 +178,9 @@ class FakeCrescendo:
             thread.join()
 
     def handle(self, request: ApiRequest) -> Answer:
-        """Answer one request and record it with the status answered."""
-        answer = self._answer(request)
+        """Answer one request and record it with the status answered (0 when dropped)."""
+        route = match_route(request.path)
+        answer = self._answer(request, route) if route is None else self._export(request, route)
         recorded = RecordedRequest(
             request.method,
             request.path,
@@ -140,9 +193,18 @@ class FakeCrescendo:
             self._requests.append(recorded)
         return answer
 
-    def _answer(self, request: ApiRequest) -> Answer:
+    def _export(self, request: ApiRequest, route: Route) -> Answer:
+        """Answer a request on an export path, with the faults asked for."""
+        with self._lock:
+            decision = self._faults.decide()
+        answer = self._answer(request, route) if decision.answer is None else decision.answer
+        if answer.status == HTTPStatus.OK:
+            with self._lock:
+                answer = self._faults.malform(answer)
+        return replace(answer, delay=decision.delay) if decision.delay else answer
+
+    def _answer(self, request: ApiRequest, route: Route | None) -> Answer:
         """Decide the answer: route, then authentication, permission and parameters."""
-        route = match_route(request.path)
         if route is None or request.method != "GET":
             message = f"No route for {request.method} {request.path}"
             return error_answer(HTTPStatus.NOT_FOUND, "NotFound", message)
@@ -177,7 +239,8 @@ class FakeCrescendo:
         elif end < len(rows):
             next_cursor = self._cursors.issue(Position(position.snapshot, end))
         page = [row.json for row in rows[position.offset : end]]
-        return page_answer(len(rows), next_cursor, page, end_style=self._end_style)
+        total = len(rows) + self._faults.total_delta
+        return page_answer(total, next_cursor, page, end_style=self._end_style)
 
     def _snapshot(self, route: Route, query: FirstPage) -> Snapshot:
         """Collect the rows a new query matches, in the configured order."""

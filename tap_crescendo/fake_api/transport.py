@@ -1,4 +1,8 @@
-"""HTTP/1.1 on 127.0.0.1: turns each request into an `ApiRequest` and writes back the `Answer`."""
+"""HTTP/1.1 on 127.0.0.1: turns each request into an `ApiRequest` and writes back the `Answer`.
+
+The answer is written after its `delay`, in the request's own thread; a dropped answer closes
+the connection without writing anything.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +59,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             received_at=received_at,
         )
         answer = self.server.application(request)
+        if answer.delay:
+            time.sleep(answer.delay)
+        if answer.drop:
+            self.close_connection = True  # closed with nothing written: the client sees EOF
+            return
         self.send_response(answer.status)
         for name, value in answer.headers:
             self.send_header(name, value)

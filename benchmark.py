@@ -1,0 +1,193 @@
+"""Benchmark: the tap against a plain hand-written loop, over the fake API on 127.0.0.1.
+
+    python benchmark.py                  # throughput and peak RSS (N = 20,000 and 200,000)
+    python benchmark.py --latency        # wall time with 50 ms and 200 ms per page
+
+Both programs run as child processes writing Singer lines to /dev/null, alternating A/B;
+the report gives medians and ratios measured in the same run, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tap_crescendo.timestamps import format_epoch_ms
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+KEY, TENANT = "bench-key", "tenant-alpha"
+DAY_MS = 86_400_000
+SPAN_DAYS = 30
+
+
+def now_ms() -> int:
+    """This moment in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Run:
+    """One child process: wall seconds and peak resident memory."""
+
+    seconds: float
+    peak_rss_mib: float
+
+
+def run_child(argv: list[str]) -> Run:
+    """Run a child with stdout to /dev/null; return its wall time and peak RSS."""
+    with open(os.devnull, "wb") as sink:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        msg = f"{argv} exited {child.returncode}"
+        raise RuntimeError(msg)
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+def tap_argv(config_dir: Path, url: str, **settings: t.Any) -> list[str]:
+    """The command line of the tap with default settings over the benchmark span."""
+    config = {
+        "api_key": KEY,
+        "tenant_id": TENANT,
+        "api_url": url,
+        "start_date": format_epoch_ms(now_ms() - (SPAN_DAYS + 1) * DAY_MS),
+        **settings,
+    }
+    path = config_dir / f"config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
+    path.write_text(json.dumps(config))
+    return [sys.executable, "-m", "tap_crescendo", "--config", str(path)]
+
+
+def loop_argv(url: str, page_size: int, *, write: bool = True) -> list[str]:
+    """The command line of the baseline loop (or, with `write=False`, fetch-only)."""
+    mode = "loop" if write else "fetch"
+    return [sys.executable, __file__, f"--{mode}", url, str(page_size)]
+
+
+def baseline_loop(url: str, page_size: int, *, write: bool) -> None:
+    """requests, resp.json(), one json.dumps RECORD line per row: the hand-written loop."""
+    import requests  # noqa: PLC0415 (only the child needs it)
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KEY}"
+    endpoint = f"{url}/api/v1/reporting/tenants/{TENANT}/botconv"
+    params: dict[str, t.Any] = {"from": now_ms() - (SPAN_DAYS + 1) * DAY_MS, "limit": page_size}
+    out = sys.stdout
+    while True:
+        body = session.get(endpoint, params=params, timeout=60).json()
+        if write:
+            for row in body["data"]:
+                out.write(
+                    json.dumps({"type": "RECORD", "stream": "bot_conversations", "record": row})
+                )
+                out.write("\n")
+        cursor = (body.get("cursor") or {}).get("next")
+        if not cursor:
+            break
+        params = {"cursor": cursor, "limit": page_size}
+    out.flush()
+
+
+@contextmanager
+def serve(rows: int, *, page_delay_ms: int = 0) -> Iterator[str]:
+    """Run the fake API in its own process (so its memory is not ours) and yield its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [
+        sys.executable,
+        "-m",
+        "tap_crescendo.fake_api",
+        "--rows",
+        str(rows),
+        "--days",
+        str(SPAN_DAYS),
+        "--port",
+        str(port),
+        "--api-key",
+        KEY,
+        "--tenant",
+        TENANT,
+        "--page-delay-ms",
+        str(page_delay_ms),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as fake:
+        assert fake.stdout is not None
+        fake.stdout.readline()  # the fake prints its banner once it listens
+        try:
+            yield url
+        finally:
+            fake.terminate()
+
+
+def throughput(repeats: int, config_dir: Path) -> None:
+    """Rows/s of the loop and the tap (median of alternating runs), and peak RSS."""
+    for rows in (20_000, 200_000):
+        with serve(rows) as url:
+            for page_size in (1000, 5000):
+                loops, taps = [], []
+                for _ in range(repeats):
+                    loops.append(run_child(loop_argv(url, page_size)))
+                    taps.append(run_child(tap_argv(config_dir, url, page_size=page_size)))
+                loop_rate = rows / statistics.median(r.seconds for r in loops)
+                tap_rate = rows / statistics.median(r.seconds for r in taps)
+                print(
+                    f"N={rows:>7,} page_size={page_size:>4}: loop {loop_rate:>9,.0f} rows/s, "
+                    f"tap {tap_rate:>9,.0f} rows/s, tap/loop {tap_rate / loop_rate:.2f}x; "
+                    f"tap peak RSS {max(r.peak_rss_mib for r in taps):.0f} MiB",
+                    flush=True,
+                )
+
+
+def latency(repeats: int, config_dir: Path) -> None:
+    """Tap wall time against the time merely to fetch every page, with a delay per page."""
+    rows = 40_000
+    for delay in (0.05, 0.2):
+        with serve(rows, page_delay_ms=int(delay * 1000)) as url:
+            fetch = [run_child(loop_argv(url, 1000, write=False)) for _ in range(repeats)]
+            tap = [run_child(tap_argv(config_dir, url, page_size=1000)) for _ in range(repeats)]
+            fetch_s = statistics.median(r.seconds for r in fetch)
+            tap_s = statistics.median(r.seconds for r in tap)
+            print(
+                f"{delay * 1000:.0f} ms/page, N={rows:,}, page_size 1000: fetch-only "
+                f"{fetch_s:.2f} s, tap {tap_s:.2f} s, tap/fetch {tap_s / fetch_s:.2f}x",
+                flush=True,
+            )
+
+
+def main() -> None:
+    """Run the benchmark named by the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", action="store_true", help="per-page latency mode")
+    parser.add_argument("--repeats", type=int, default=3, help="A/B rounds (default 3)")
+    parser.add_argument("--loop", nargs=2, metavar=("URL", "PAGE_SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--fetch", nargs=2, metavar=("URL", "PAGE_SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loop or args.fetch:
+        url, page_size = args.loop or args.fetch
+        baseline_loop(url, int(page_size), write=bool(args.loop))
+        return
+    with tempfile.TemporaryDirectory() as config_dir:
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+        (latency if args.latency else throughput)(args.repeats, Path(config_dir))
+
+
+if __name__ == "__main__":
+    main()

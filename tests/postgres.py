@@ -1,0 +1,116 @@
+"""A throwaway PostgreSQL server on 127.0.0.1 for the pipeline tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import typing as t
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+HOST = "127.0.0.1"
+USER = "crescendo"
+PASSWORD = "crescendo-test-password"
+#: Where Debian's packages put the server binaries, off the PATH.
+DEBIAN_BINARIES = Path("/usr/lib/postgresql")
+
+
+def find_initdb() -> Path | None:
+    """Return the `initdb` on the PATH, else the newest of Debian's packages, else None."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path)
+    candidates = sorted(DEBIAN_BINARIES.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return candidates[-1] if candidates else None
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running server: where it listens and who may log in."""
+
+    port: int
+    host: str = HOST
+    user: str = USER
+    password: str = PASSWORD
+
+    def connect(self, database: str = "postgres") -> psycopg.Connection[tuple[t.Any, ...]]:
+        """Open an autocommit connection to `database`."""
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            autocommit=True,
+        )
+
+    def create_database(self, name: str) -> None:
+        """Create an empty database (dropping any of that name)."""
+        with self.connect() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+    def query(self, database: str, sql: str, *params: t.Any) -> list[tuple[t.Any, ...]]:
+        """Return every row of a query."""
+        with self.connect(database) as connection:
+            return connection.execute(sql.encode(), params or None).fetchall()
+
+
+@contextmanager
+def running_postgres(initdb: Path) -> Iterator[Postgres]:
+    """Initialise a cluster in a temporary directory, start it, yield it, then stop it.
+
+    PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
+    """
+    bin_dir = initdb.parent
+    as_server_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="crescendo-pg-"))
+    if as_server_user:
+        shutil.chown(home, "postgres", "postgres")
+    data = home / "data"
+    password_file = home / "password"
+    password_file.write_text(PASSWORD)
+    if as_server_user:
+        shutil.chown(password_file, "postgres", "postgres")
+
+    def run(*args: str | Path) -> None:
+        subprocess.run([*as_server_user, *map(str, args)], check=True, capture_output=True)
+
+    server = Postgres(port=_free_port())
+    run(
+        bin_dir / "initdb",
+        *("-D", data, "-U", USER, "--pwfile", password_file, "--auth", "scram-sha-256"),
+        *("-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"),
+    )
+    options = (
+        f"-c listen_addresses={HOST} -p {server.port} -k {home} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    pg_ctl = bin_dir / "pg_ctl"
+    try:
+        run(pg_ctl, "-D", data, "-l", home / "server.log", "-o", options, "-w", "start")
+        yield server
+    finally:
+        subprocess.run(
+            [*as_server_user, str(pg_ctl), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port

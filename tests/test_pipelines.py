@@ -1,0 +1,340 @@
+"""Real pipelines: Meltano runs the tap into PostgreSQL and CSV, against the fake API."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
+from tap_crescendo.timestamps import from_epoch_ms, parse_timestamp, to_epoch_ms
+from tests.postgres import find_initdb, running_postgres
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+    from decimal import Decimal
+
+    from tests.postgres import Postgres
+
+Row: t.TypeAlias = dict[str, t.Any]
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGET_CSV = REPO / ".meltano/loaders/target-csv/venv/bin/target-csv"
+#: Variables of the caller's shell that would change what Meltano or the plugins do.
+FOREIGN_ENV = ("MELTANO_", "TAP_CRESCENDO", "TARGET_", "CRESCENDO_")
+KEY, TENANT = "pipeline-key", "tenant-alpha"
+START, END = "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"
+FIRST_DAY_MS = to_epoch_ms(parse_timestamp(START))
+DAY_MS = 86_400_000
+#: Every field of the stream, in the order of its schema (and so of the CSV header).
+COLUMNS = [
+    *("ID", "TenantID", "BotID", "BotName", "Datetime", "EndDatetime", "DatetimeUTC"),
+    *("EndDatetimeUTC", "Duration", "Escalated", "escalatedAt", "CSat", "AgentName", "AgentId"),
+    *("AgentEmail", "Category", "Subcategory", "Tertiary", "RemoteIp", "userAgent", "Referrer"),
+    *("Media", "Summary", "Handoff Reason", "ticketId", "ticketUrl", "ticketKind", "Input"),
+    *("Contact Name", "Contact Email", "Contact Phone"),
+]
+
+
+def rows(count: int, *, days: tuple[int, int], seed: int, tenant: str = TENANT) -> list[Row]:
+    """Bot conversations starting within `days` (counted from October 1st, 2026)."""
+    start, end = (FIRST_DAY_MS + day * DAY_MS for day in days)
+    return generate_bot_rows(count, start_ms=start, end_ms=end, seed=seed, tenant_id=tenant)
+
+
+def tap_env(url: str, *, key: str = KEY, tenant: str = TENANT) -> dict[str, str]:
+    """The tap's settings as Meltano reads them from the environment."""
+    return {
+        "TAP_CRESCENDO_API_URL": url,
+        "TAP_CRESCENDO_API_KEY": key,
+        "TAP_CRESCENDO_TENANT_ID": tenant,
+        "TAP_CRESCENDO_START_DATE": START,
+        "TAP_CRESCENDO_END_DATE": END,
+    }
+
+
+def target_env(postgres: Postgres, database: str) -> dict[str, str]:
+    """target-postgres's connection as Meltano reads it from the environment."""
+    return {
+        "TARGET_POSTGRES_HOST": postgres.host,
+        "TARGET_POSTGRES_PORT": str(postgres.port),
+        "TARGET_POSTGRES_USER": postgres.user,
+        "TARGET_POSTGRES_PASSWORD": postgres.password,
+        "TARGET_POSTGRES_DATABASE": database,
+    }
+
+
+@dataclass(frozen=True)
+class Meltano:
+    """The repository's Meltano project, with a system database (and so state) of its own."""
+
+    env: dict[str, str]
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run `meltano ARGS` and return its stdout; fail the test with its log if it fails."""
+        done = subprocess.run(
+            [str(BIN / "meltano"), *args],
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode:
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {done.returncode}:\n{done.stderr[-6000:]}"
+            )
+        return done.stdout
+
+    def run(self, state_id_suffix: str, *blocks: str, env: dict[str, str]) -> None:
+        """`meltano run` the blocks in the `prod` environment, the one that reads env vars."""
+        self("--environment=prod", "run", f"--state-id-suffix={state_id_suffix}", *blocks, env=env)
+
+    def state(self, state_id: str) -> dict[str, t.Any]:
+        """The Singer state Meltano stored under `state_id`."""
+        stored = json.loads(self("--environment=prod", "state", "get", state_id))
+        singer_state: dict[str, t.Any] = stored["singer_state"]
+        return singer_state
+
+
+@pytest.fixture(scope="session")
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
+    """The project with its plugins installed (once, into the git-ignored `.meltano/`)."""
+    database = tmp_path_factory.mktemp("meltano") / "meltano.db"
+    env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV)}
+    env |= {"MELTANO_DATABASE_URI": f"sqlite:///{database}", "NO_COLOR": "1"}
+    project = Meltano(env)
+    (REPO / ".meltano").mkdir(exist_ok=True)
+    # Two test sessions in one checkout must not install into the same virtualenvs at once.
+    with (REPO / ".meltano/install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        project("install")
+    return project
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the whole session; CI must have one, elsewhere its absence skips."""
+    initdb = find_initdb()
+    if initdb is None:
+        reason = "PostgreSQL's initdb is neither on the PATH nor under /usr/lib/postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with running_postgres(initdb) as server:
+        yield server
+
+
+@pytest.fixture
+def database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
+    """A new, empty database named after the test."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:63]
+    postgres.create_database(name)
+    return name
+
+
+def loaded(postgres: Postgres, database: str, schema: str) -> dict[str, Row]:
+    """The stream's table, rows by ID, with exactly the stream's columns."""
+    query = sql.SQL("SELECT {} FROM {}.bot_conversations").format(
+        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), sql.Identifier(schema)
+    )
+    with postgres.connect(database) as connection:
+        found = [dict(zip(COLUMNS, row, strict=True)) for row in connection.execute(query)]
+    # A numeric as PostgreSQL prints it: "4.0" for 4.0, "4" for 4.
+    return {row["ID"]: row | {"CSat": _text(row["CSat"])} for row in found}
+
+
+def _text(value: Decimal | None) -> str | None:
+    """A number as text, null as null."""
+    return None if value is None else str(value)
+
+
+def as_loaded(row: Row) -> Row:
+    """The row as loaded, once the tap has normalized its union types (CSat as text)."""
+    as_text = {
+        field: str(row[field]) if isinstance(row[field], int) else row[field]
+        for field in ("AgentId", "ticketId")
+    }
+    media = [row["Media"]] if isinstance(row["Media"], str) else row["Media"]
+    csat = None if row["CSat"] is None else repr(float(row["CSat"]))
+    return {
+        **row,
+        **as_text,
+        "Media": media,
+        "CSat": csat,
+        "DatetimeUTC": from_epoch_ms(row["Datetime"]).replace(tzinfo=None),
+        "EndDatetimeUTC": from_epoch_ms(row["EndDatetime"]).replace(tzinfo=None),
+    }
+
+
+def newest(*batches: list[Row]) -> str:
+    """The DatetimeUTC of the latest conversation."""
+    latest = max((row for batch in batches for row in batch), key=lambda row: row["Datetime"])
+    text: str = latest["DatetimeUTC"]
+    return text
+
+
+def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
+    meltano: Meltano, postgres: Postgres, database: str
+) -> None:
+    first, new = rows(250, days=(0, 10), seed=7), rows(40, days=(10, 11), seed=8)
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: first})
+    suffix, state_id = "postgres", "prod:tap-crescendo-to-target-postgres:postgres"
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database)
+        meltano.run(suffix, "tap-crescendo", "target-postgres", env=env)
+        table = loaded(postgres, database, "tap_crescendo")
+        state = meltano.state(state_id)
+        fake.add_rows(TENANT, new)
+        fake.reset_requests()
+        meltano.run(suffix, "tap-crescendo", "target-postgres", env=env)
+        resumed_from = min(int(r.query["from"]) for r in fake.requests if "from" in r.query)
+
+    assert table == {row["ID"]: as_loaded(row) for row in first}
+    # The rows hold every variant of the union types the tap normalizes, and nulls.
+    assert {type(row["AgentId"]) for row in first} == {str, int, type(None)}
+    assert {type(row["Media"]) for row in first} == {str, list, type(None)}
+    assert {type(row["CSat"]) for row in first} == {int, float, type(None)}
+    assert any(row["Handoff Reason"] is None for row in first)
+    assert any(row["Contact Name"] is None for row in first)
+    assert state["bookmarks"]["bot_conversations"] == {
+        "replication_key": "DatetimeUTC",
+        "replication_key_value": newest(first),
+    }
+    # Meltano handed the state back: the rerun read from the bookmark less the lookback (1 h).
+    assert resumed_from == to_epoch_ms(parse_timestamp(newest(first))) - 3_600_000
+    assert loaded(postgres, database, "tap_crescendo") == {
+        row["ID"]: as_loaded(row) for row in first + new
+    }
+    assert postgres.query(
+        database, 'SELECT count(*), count(DISTINCT "ID") FROM tap_crescendo.bot_conversations'
+    ) == [(290, 290)]
+    assert meltano.state(state_id)["bookmarks"]["bot_conversations"]["replication_key_value"] == (
+        newest(first, new)
+    )
+
+
+def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path) -> None:
+    sent = rows(60, days=(0, 10), seed=3)
+    tap_config, target_config = tmp_path / "config.json", tmp_path / "target.json"
+    target_config.write_text(json.dumps({"output_path": str(tmp_path / "out")}))
+    pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent})
+    with fake.serve() as url:
+        settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
+        tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
+        done = subprocess.run(
+            ["bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_CSV, target_config],
+            cwd=tmp_path,
+            env=meltano.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-6000:]
+
+    with (tmp_path / "out/bot_conversations.csv").open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        written = list(reader)
+    assert reader.fieldnames == COLUMNS
+    assert sorted(line["ID"] for line in written) == sorted(row["ID"] for row in sent)
+    for line, row in zip(written, sorted(sent, key=lambda row: row["Datetime"]), strict=True):
+        expected = as_loaded(row)
+        assert line["ID"] == row["ID"]
+        assert line["Contact Name"] == (row["Contact Name"] or "")
+        assert line["Handoff Reason"] == (row["Handoff Reason"] or "")
+        assert line["AgentId"] == (expected["AgentId"] or "")
+        assert line["CSat"] == (expected["CSat"] or "")
+        # target-csv writes lists and date-times as Python prints them.
+        assert line["Media"] == ("" if expected["Media"] is None else str(expected["Media"]))
+        assert line["DatetimeUTC"] == str(from_epoch_ms(row["Datetime"]))
+
+
+def test_each_tenant_extractor_loads_its_own_schema(
+    meltano: Meltano, postgres: Postgres, database: str
+) -> None:
+    acme, globex = (
+        rows(70, days=(0, 10), seed=seed, tenant=tenant)
+        for seed, tenant in ((21, "acme"), (22, "globex"))
+    )
+    fake = FakeCrescendo(
+        api_keys={"acme-key": {"acme"}, "globex-key": {"globex"}},
+        rows={"acme": acme, "globex": globex},
+    )
+    with fake.serve() as url:
+        env = target_env(postgres, database) | {
+            "TAP_CRESCENDO_API_URL": url,
+            "TAP_CRESCENDO_START_DATE": START,
+            "TAP_CRESCENDO_END_DATE": END,
+            "CRESCENDO_ACME_API_KEY": "acme-key",
+            "CRESCENDO_GLOBEX_API_KEY": "globex-key",
+        }
+        pairs = ("tap-crescendo--acme", "target-postgres", "tap-crescendo--globex")
+        meltano.run("tenants", *pairs, "target-postgres", env=env)
+
+    assert loaded(postgres, database, "crescendo_acme") == {r["ID"]: as_loaded(r) for r in acme}
+    assert loaded(postgres, database, "crescendo_globex") == {
+        row["ID"]: as_loaded(row) for row in globex
+    }
+
+
+def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_names_and_emails(
+    meltano: Meltano, postgres: Postgres, database: str
+) -> None:
+    sent = rows(60, days=(0, 10), seed=5)
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent})
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database)
+        meltano.run("pii", "tap-crescendo--pii-safe", "target-postgres", env=env)
+
+    columns = postgres.query(
+        database,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'crescendo_pii_safe' AND table_name = 'bot_conversations'",
+    )
+    assert {"Contact Phone", "RemoteIp"}.isdisjoint(name for (name,) in columns)
+    assert {"Contact Name", "Contact Email", "AgentName"} <= {name for (name,) in columns}
+    found = postgres.query(
+        database,
+        'SELECT "ID", "Contact Name", "Contact Email" FROM crescendo_pii_safe.bot_conversations',
+    )
+
+    def md5(value: str | None) -> str | None:
+        return None if value is None else hashlib.md5(value.encode()).hexdigest()
+
+    assert sorted(found) == sorted(
+        (row["ID"], md5(row["Contact Name"]), md5(row["Contact Email"])) for row in sent
+    )
+    assert any(row["Contact Name"] is None for row in sent)
+
+
+def test_demo_serves_the_fake_and_lands_csv(meltano: Meltano, tmp_path: Path) -> None:
+    options = ("--rows", "120", "--port", "0", "--output", str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_crescendo.demo", *options],
+        cwd=REPO,
+        env=meltano.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-6000:]
+    assert done.stdout.splitlines()[-1] == f"  {tmp_path / 'bot_conversations.csv'}: 120 rows"
+    with (tmp_path / "bot_conversations.csv").open(newline="", encoding="utf-8") as file:
+        assert sum(1 for _ in csv.DictReader(file)) == 120
