@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m tap_crescendo.fake_api.demo --output output
+	$(BIN)/python -m tap_crescendo.demo
 
 test: $(BIN)/.installed
 	$(BIN)/ruff format --check .

@@ -14,6 +14,7 @@ from tap_crescendo.bookmarks import check_state_shape, read_bookmark
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.settings import RANGE_SPANS, check_settings
 from tap_crescendo.streams import BotConversationsStream
+from tap_crescendo.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -32,6 +33,7 @@ class TapCrescendo(Tap):
     """Extracts Crescendo AI's reporting exports."""
 
     name = "tap-crescendo"
+    message_writer_class = StateFlushingWriter
     #: The SDK's, less BATCH: a batch is written after its window checkpoints, so a
     #: STATE could claim rows not yet delivered.
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [

@@ -79,14 +79,18 @@ def parse_messages(text: str) -> list[dict[str, t.Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> Sync:
+def sync(
+    config: dict[str, t.Any],
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+) -> Sync:
     """Run the tap in this process; a user error is kept in `error`, not raised."""
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     stderr = io.StringIO()
     error = None
     with redirect_stdout(stdout), redirect_stderr(stderr):
         try:
-            TapCrescendo(config=config, state=state).sync_all()
+            TapCrescendo(config=config, state=state, catalog=catalog).sync_all()
         except CrescendoError as exc:
             error = str(exc)
         stdout.flush()

@@ -111,8 +111,12 @@ class Meltano:
 
 
 @pytest.fixture(scope="session")
-def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
-    """The project with its plugins installed (once, into the git-ignored `.meltano/`)."""
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Meltano]:
+    """The project with its plugins installed (once, into the git-ignored `.meltano/`).
+
+    Meltano rewrites meltano.yml when it finds something to canonicalize; it must find nothing.
+    """
+    as_committed = (REPO / "meltano.yml").read_text(encoding="utf-8")
     database = tmp_path_factory.mktemp("meltano") / "meltano.db"
     env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV)}
     env |= {"MELTANO_DATABASE_URI": f"sqlite:///{database}", "NO_COLOR": "1"}
@@ -122,7 +126,8 @@ def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
     with (REPO / ".meltano/install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         project("install")
-    return project
+    yield project
+    assert (REPO / "meltano.yml").read_text(encoding="utf-8") == as_committed
 
 
 @pytest.fixture(scope="session")
