@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from functools import cached_property
 from http import HTTPStatus
@@ -20,13 +19,14 @@ from singer_sdk.streams.rest import PageContext
 from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.errors import APIError, CursorRejected
 from tap_crescendo.normalize import normalize_record
+from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
 from tap_crescendo.pagination import CursorPaginator
 from tap_crescendo.responses import describe_error
 from tap_crescendo.retries import RetryPolicy
 from tap_crescendo.sdk_seams import WindowCheckpoints
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import Window, WindowReport, split_span
+from tap_crescendo.windows import CompletedPrefix, Window, WindowReport, later, split_span
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -34,12 +34,12 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterator, Mapping
-    from concurrent.futures import Executor, Future
+    from collections.abc import Iterator, Mapping
 
     from singer_sdk.helpers.types import Context
 
     from tap_crescendo.normalize import Conversion
+    from tap_crescendo.pagination import Page
 
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
@@ -130,37 +130,52 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Read every window of the span; after each one, checkpoint the bookmark."""
+        """Read the span's windows (up to `max_parallel_windows` at once) and checkpoint.
+
+        The bookmark moves only over the run of completed windows from the first one.
+        """
         bookmark = read_bookmark(self.tap_state, self.name, self.replication_key_name)
         start_ms, end_ms = self.sync_span(bookmark)
-        newest_ms = to_epoch_ms(bookmark) if bookmark else None
+        bookmark_ms = to_epoch_ms(bookmark) if bookmark else None
+        windows = list(split_span(start_ms, end_ms, self.window_size_ms))
         self.logger.info(
-            "Stream '%s': reading [%s, %s) in windows of %d h (bookmark: %s)",
+            "Stream '%s': reading [%s, %s) in %d windows of %d h, %d at a time (bookmark: %s)",
             self.name,
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
+            len(windows),
             self.config["window_size_hours"],
+            self.config["max_parallel_windows"],
             self.stream_state.get("replication_key_value") or "none",
         )
-        windows = mismatches = records = 0
-        with ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-prefetch") as fetcher:
-            for window in split_span(start_ms, end_ms, self.window_size_ms):
-                report = yield from self._window_records(window, fetcher)
-                windows += 1
-                records += report.delivered
-                mismatches += report.total != report.received
-                if report.newest and (newest_ms is None or report.newest[0] > newest_ms):
-                    newest_ms = report.newest[0]
-                    self.checkpoint(report.newest[1])
+        reports = [WindowReport() for _ in windows]
+        delivered: dict[int, set[t.Any]] = {}
+        completed = CompletedPrefix(len(windows))
+        feed = PageFeed(self.window_pages, windows, workers=self.config["max_parallel_windows"])
+        with feed:
+            for index, item in feed:
+                report = reports[index]
+                if item is WINDOW_DONE:
+                    self._warn_if_incomplete(windows[index], report)
+                    delivered.pop(index, None)
+                    newest = completed.complete(index, report.newest)
+                    if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
+                        bookmark_ms = newest[0]
+                        self.checkpoint(newest[1])
+                elif item is None:
+                    report.total, report.received = None, 0
+                elif not isinstance(item, WindowDone):
+                    seen = delivered.setdefault(index, set())
+                    yield from self._page_records(*item, report, seen)
         self.logger.info(
             "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
             "`total` differed from the rows received",
             self.name,
-            records,
-            windows,
+            sum(report.delivered for report in reports),
+            len(windows),
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
-            mismatches,
+            sum(report.total != report.received for report in reports),
         )
 
     def sync_span(self, bookmark: datetime | None) -> tuple[int, int]:
@@ -206,62 +221,58 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
             millis = to_epoch_ms(parse_timestamp(value))
         return millis, value
 
-    def _window_records(
-        self, window: Window, fetcher: Executor
-    ) -> Generator[dict[str, t.Any], None, WindowReport]:
-        """Yield a window's records; a refused cursor restarts the window once."""
-        report = WindowReport()
-        delivered: set[t.Any] = set()
-        try:
-            yield from self._read_window(window, fetcher, delivered, report)
-        except CursorRejected as error:
-            self.logger.warning(
-                "%s; restarting window %s from its first page (the %d records already "
-                "sent are not sent again)",
-                error,
-                window,
-                report.delivered,
-            )
-            report.total, report.received = None, 0
-            try:
-                yield from self._read_window(window, fetcher, delivered, report)
-            except CursorRejected as again:
-                msg = f"{again}, again after restarting window {window}; run the tap again"
-                raise APIError(msg) from None
-        return report
+    def window_pages(self, window: Window) -> Iterator[tuple[Page, requests.Response] | None]:
+        """Yield a window's pages, following its cursor; a refused cursor restarts it once.
 
-    def _read_window(
-        self, window: Window, fetcher: Executor, delivered: set[t.Any], report: WindowReport
-    ) -> Iterator[dict[str, t.Any]]:
-        """Yield the records of a window not yet in `delivered`, following the cursor.
-
-        While one page's records are written, `fetcher` already requests the next page.
+        Runs on a worker thread. `None` marks the restart: the pages start over.
         """
         context = {"from": window.start_ms, "to": window.end_ms}
-        paginator = self.get_new_paginator()
-        pending: Future[requests.Response] | None = fetcher.submit(self._fetch, context, None)
-        while pending is not None:
-            response = pending.result()
-            page = paginator.page_of(response)
-            paginator.advance(response)
-            pending = (
-                None
-                if paginator.finished
-                else fetcher.submit(self._fetch, context, paginator.current_value)
-            )
-            if report.total is None:
-                report.total = page.total
-            report.received += len(page.data)
-            for record in page.data:
-                self._normalize(record, response)
-                report.newest = _later(report.newest, self.start_of(record))
-                record_id = record.get("ID")
-                if record_id is not None:
-                    if record_id in delivered:
-                        continue
-                    delivered.add(record_id)
-                report.delivered += 1
-                yield record
+        for attempt in (1, 2):
+            paginator = self.get_new_paginator()
+            try:
+                while not paginator.finished:
+                    response = self._fetch(context, paginator.current_value)
+                    page = paginator.page_of(response)
+                    paginator.advance(response)
+                    yield page, response
+            except CursorRejected as error:
+                if attempt == 2:
+                    msg = f"{error}, again after restarting window {window}; run the tap again"
+                    raise APIError(msg) from None
+                self.logger.warning(
+                    "%s; restarting window %s from its first page (records already sent "
+                    "are not sent again)",
+                    error,
+                    window,
+                )
+                yield None
+            else:
+                return
+
+    def _page_records(
+        self,
+        page: Page,
+        response: requests.Response,
+        report: WindowReport,
+        delivered: set[t.Any],
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield a page's records not yet in `delivered`, normalized, and account for them."""
+        if report.total is None:
+            report.total = page.total
+        report.received += len(page.data)
+        for record in page.data:
+            self._normalize(record, response)
+            report.newest = later(report.newest, self.start_of(record))
+            record_id = record.get("ID")
+            if record_id is not None:
+                if record_id in delivered:
+                    continue
+                delivered.add(record_id)
+            report.delivered += 1
+            yield record
+
+    def _warn_if_incomplete(self, window: Window, report: WindowReport) -> None:
+        """Warn when a window's `total` differs from the rows received."""
         if report.total != report.received:
             self.logger.warning(
                 "Window %s: the API reported total=%s but %d rows were received",
@@ -307,16 +318,8 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
         return self.request_decorator(self._send_once)  # type: ignore[arg-type,return-value]
 
     def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """Send a prepared request once and check its status."""
+        """Send a prepared request once (after any Retry-After pause) and check its status."""
+        self.pause.wait()
         response = self.requests_session.send(prepared, timeout=self.timeout)
         self.validate_response(response)
         return response
-
-
-def _later(
-    current: tuple[int, str] | None, candidate: tuple[int, str] | None
-) -> tuple[int, str] | None:
-    """Return the later of two (epoch ms, value) starts, either possibly None."""
-    if candidate is None or (current is not None and current[0] >= candidate[0]):
-        return current
-    return candidate

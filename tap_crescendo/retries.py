@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
+import time
 import typing as t
+from functools import cached_property
 
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
@@ -25,11 +28,35 @@ if t.TYPE_CHECKING:
 MAX_WAIT_SECONDS = 300.0
 
 
+class SharedPause:
+    """A moment before which no worker sends a request: one Retry-After slows them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def extend(self, seconds: float) -> None:
+        """Hold every request back for at least `seconds` from now."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Sleep until the pause is over, if one is on."""
+        delay = self._until - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
 class RetryPolicy(RESTStream[t.Any]):
     """Exponential backoff with jitter that never waits less than `Retry-After`."""
 
     #: The first wait, in seconds; each next one doubles it.
     backoff_base_seconds: t.ClassVar[float] = 1.0
+
+    @cached_property
+    def pause(self) -> SharedPause:
+        """The pause that every worker of this stream honours before each request."""
+        return SharedPause()
 
     @override
     def backoff_max_tries(self) -> int:
@@ -47,6 +74,7 @@ class RetryPolicy(RESTStream[t.Any]):
             asked = retry_after_seconds(response) if response is not None else None
             if asked is not None:
                 wait = max(wait, asked)
+                self.pause.extend(min(asked, MAX_WAIT_SECONDS))
             attempt += 1
             exception = yield min(wait, MAX_WAIT_SECONDS)
 

@@ -119,6 +119,16 @@ class TapCrescendo(Tap):
             ),
         ),
         th.Property(
+            "max_parallel_windows",
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
+            title="Max Parallel Windows",
+            description=(
+                "Windows read at once, each with its own cursor chain. Matters for backfills "
+                "(an hourly run reads one window); a 429 from the API slows them all."
+            ),
+        ),
+        th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
             default=60,

@@ -40,3 +40,33 @@ class WindowReport:
     delivered: int = 0
     #: The newest start delivered, as (epoch ms, replication key value).
     newest: tuple[int, str] | None = None
+
+
+class CompletedPrefix:
+    """Which windows are complete; a bookmark may cover only those from the first on."""
+
+    def __init__(self, count: int) -> None:
+        self._newest: list[tuple[int, str] | None] = [None] * count
+        self._done = [False] * count
+        self._next = 0
+        self._prefix_newest: tuple[int, str] | None = None
+
+    def complete(self, index: int, newest: tuple[int, str] | None) -> tuple[int, str] | None:
+        """Mark window `index` complete; return the prefix's newest start if the prefix grew."""
+        self._done[index], self._newest[index] = True, newest
+        grew = False
+        while self._next < len(self._done) and self._done[self._next]:
+            self._prefix_newest = later(self._prefix_newest, self._newest[self._next])
+            self._newest[self._next] = None
+            self._next += 1
+            grew = True
+        return self._prefix_newest if grew else None
+
+
+def later(
+    current: tuple[int, str] | None, candidate: tuple[int, str] | None
+) -> tuple[int, str] | None:
+    """Return the later of two (epoch ms, value) starts, either possibly None."""
+    if candidate is None or (current is not None and current[0] >= candidate[0]):
+        return current
+    return candidate

@@ -158,3 +158,22 @@ def test_a_total_that_disagrees_with_the_rows_is_a_warning_per_window(
     assert len(warnings) == 5
     assert "Window [2026-10-01T00:00:00.000Z, 2026-10-03T00:00:00.000Z)" in warnings[0]
     assert "5 windows where `total` differed from the rows received" in command.stderr
+
+
+def test_a_retry_after_holds_back_every_parallel_window(
+    fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
+) -> None:
+    fake.set_page_delay(0.1)  # answers take a while, so other windows are mid-chain
+    fake.inject_faults(0.1, kinds=["429"], seed=3, retry_after=1.0)
+
+    result = sync(tap_config(api_url, page_size=10, max_parallel_windows=4, max_retries=8))
+
+    requests = fake.requests
+    limited = [r.received_at for r in requests if r.status == 429]
+    assert result.error is None
+    assert sorted(result.ids) == sorted(row["ID"] for row in bot_rows)
+    assert limited
+    for moment in limited:
+        # The 429 reaches the tap 0.1 s after the request (the delay); requests sent
+        # before then may land; none may start during the 1 s it asked for.
+        assert not [r for r in requests if moment + 0.15 < r.received_at < moment + 1.0]
