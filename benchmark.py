@@ -60,48 +60,59 @@ def run_child(argv: list[str]) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024)
 
 
-def tap_argv(config_dir: Path, url: str, **settings: t.Any) -> list[str]:
-    """The command line of the tap with default settings over the benchmark span."""
+def tap_argv(config_dir: Path, url: str, span: tuple[int, int], **settings: t.Any) -> list[str]:
+    """The command line of the tap over `span`, default settings but `settings`."""
     config = {
         "api_key": KEY,
         "tenant_id": TENANT,
         "api_url": url,
-        "start_date": format_epoch_ms(now_ms() - (SPAN_DAYS + 1) * DAY_MS),
+        "start_date": format_epoch_ms(span[0]),
+        "end_date": format_epoch_ms(span[1]),
         **settings,
     }
-    path = config_dir / f"config-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
+    path = config_dir / f"config-{len(list(config_dir.iterdir()))}.json"
     path.write_text(json.dumps(config))
     return [sys.executable, "-m", "tap_crescendo", "--config", str(path)]
 
 
-def loop_argv(url: str, page_size: int, *, write: bool = True) -> list[str]:
+def loop_argv(url: str, span: tuple[int, int], page_size: int, *, write: bool = True) -> list[str]:
     """The command line of the baseline loop (or, with `write=False`, fetch-only)."""
-    mode = "loop" if write else "fetch"
-    return [sys.executable, __file__, f"--{mode}", url, str(page_size)]
+    mode = "--loop" if write else "--fetch"
+    return [sys.executable, __file__, mode, url, str(span[0]), str(span[1]), str(page_size)]
 
 
-def baseline_loop(url: str, page_size: int, *, write: bool) -> None:
-    """requests, resp.json(), one json.dumps RECORD line per row: the hand-written loop."""
+def baseline_loop(url: str, span: tuple[int, int], page_size: int, *, write: bool) -> None:
+    """requests, resp.json(), one json.dumps RECORD line per row, over the tap's daily windows."""
     import requests  # noqa: PLC0415 (only the child needs it)
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {KEY}"
     endpoint = f"{url}/api/v1/reporting/tenants/{TENANT}/botconv"
-    params: dict[str, t.Any] = {"from": now_ms() - (SPAN_DAYS + 1) * DAY_MS, "limit": page_size}
     out = sys.stdout
-    while True:
-        body = session.get(endpoint, params=params, timeout=60).json()
-        if write:
-            for row in body["data"]:
-                out.write(
-                    json.dumps({"type": "RECORD", "stream": "bot_conversations", "record": row})
-                )
-                out.write("\n")
-        cursor = (body.get("cursor") or {}).get("next")
-        if not cursor:
-            break
-        params = {"cursor": cursor, "limit": page_size}
+    for start in range(span[0], span[1], DAY_MS):
+        params: dict[str, t.Any] = {
+            "from": start,
+            "to": min(start + DAY_MS, span[1]),
+            "limit": page_size,
+        }
+        while True:
+            body = session.get(endpoint, params=params, timeout=60).json()
+            if write:
+                for row in body["data"]:
+                    record = {"type": "RECORD", "stream": "bot_conversations", "record": row}
+                    out.write(json.dumps(record))
+                    out.write("\n")
+            cursor = (body.get("cursor") or {}).get("next")
+            if not cursor:
+                break
+            params = {"cursor": cursor, "limit": page_size}
     out.flush()
+
+
+def benchmark_span() -> tuple[int, int]:
+    """The span the tap and the loop read: every generated row, as 31 daily windows."""
+    end = now_ms()
+    return end - (SPAN_DAYS + 1) * DAY_MS, end
 
 
 @contextmanager
@@ -141,11 +152,12 @@ def throughput(repeats: int, config_dir: Path) -> None:
     """Rows/s of the loop and the tap (median of alternating runs), and peak RSS."""
     for rows in (20_000, 200_000):
         with serve(rows) as url:
+            span = benchmark_span()
             for page_size in (1000, 5000):
                 loops, taps = [], []
                 for _ in range(repeats):
-                    loops.append(run_child(loop_argv(url, page_size)))
-                    taps.append(run_child(tap_argv(config_dir, url, page_size=page_size)))
+                    loops.append(run_child(loop_argv(url, span, page_size)))
+                    taps.append(run_child(tap_argv(config_dir, url, span, page_size=page_size)))
                 loop_rate = rows / statistics.median(r.seconds for r in loops)
                 tap_rate = rows / statistics.median(r.seconds for r in taps)
                 print(
@@ -157,17 +169,27 @@ def throughput(repeats: int, config_dir: Path) -> None:
 
 
 def latency(repeats: int, config_dir: Path) -> None:
-    """Tap wall time against the time merely to fetch every page, with a delay per page."""
+    """With a delay per page: the tap against fetch-only, and 4 windows at once against 1."""
     rows = 40_000
-    for delay in (0.05, 0.2):
-        with serve(rows, page_delay_ms=int(delay * 1000)) as url:
-            fetch = [run_child(loop_argv(url, 1000, write=False)) for _ in range(repeats)]
-            tap = [run_child(tap_argv(config_dir, url, page_size=1000)) for _ in range(repeats)]
-            fetch_s = statistics.median(r.seconds for r in fetch)
-            tap_s = statistics.median(r.seconds for r in tap)
+    for delay_ms in (50, 200):
+        with serve(rows, page_delay_ms=delay_ms) as url:
+            span = benchmark_span()
+            fetch, one, four = [], [], []
+            for _ in range(repeats):
+                fetch.append(run_child(loop_argv(url, span, 1000, write=False)))
+                for runs, parallel in ((one, 1), (four, 4)):
+                    argv = tap_argv(
+                        config_dir, url, span, page_size=1000, max_parallel_windows=parallel
+                    )
+                    runs.append(run_child(argv))
+            fetch_s, one_s, four_s = (
+                statistics.median(r.seconds for r in runs) for runs in (fetch, one, four)
+            )
             print(
-                f"{delay * 1000:.0f} ms/page, N={rows:,}, page_size 1000: fetch-only "
-                f"{fetch_s:.2f} s, tap {tap_s:.2f} s, tap/fetch {tap_s / fetch_s:.2f}x",
+                f"{delay_ms} ms/page, N={rows:,}, 31 daily windows, page_size 1000: "
+                f"fetch-only {fetch_s:.2f} s; tap K=1 {one_s:.2f} s "
+                f"({one_s / fetch_s:.2f}x fetch-only); "
+                f"tap K=4 {four_s:.2f} s ({four_s / one_s:.2f}x K=1)",
                 flush=True,
             )
 
@@ -177,12 +199,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", action="store_true", help="per-page latency mode")
     parser.add_argument("--repeats", type=int, default=3, help="A/B rounds (default 3)")
-    parser.add_argument("--loop", nargs=2, metavar=("URL", "PAGE_SIZE"), help=argparse.SUPPRESS)
-    parser.add_argument("--fetch", nargs=2, metavar=("URL", "PAGE_SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--loop", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--fetch", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loop or args.fetch:
-        url, page_size = args.loop or args.fetch
-        baseline_loop(url, int(page_size), write=bool(args.loop))
+        url, start, end, page_size = args.loop or args.fetch
+        baseline_loop(url, (int(start), int(end)), int(page_size), write=bool(args.loop))
         return
     with tempfile.TemporaryDirectory() as config_dir:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
