@@ -174,7 +174,9 @@ def latency(repeats: int, config_dir: Path) -> None:
     for delay_ms in (50, 200):
         with serve(rows, page_delay_ms=delay_ms) as url:
             span = benchmark_span()
-            fetch, one, four = [], [], []
+            fetch: list[Run] = []
+            one: list[Run] = []
+            four: list[Run] = []
             for _ in range(repeats):
                 fetch.append(run_child(loop_argv(url, span, 1000, write=False)))
                 for runs, parallel in ((one, 1), (four, 4)):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,13 +57,13 @@ class Postgres:
     def create_database(self, name: str) -> None:
         """Create an empty database (dropping any of that name)."""
         with self.connect() as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
-    def query(self, database: str, sql: str, *params: t.Any) -> list[tuple[t.Any, ...]]:
+    def query(self, database: str, query: str, *params: t.Any) -> list[tuple[t.Any, ...]]:
         """Return every row of a query."""
         with self.connect(database) as connection:
-            return connection.execute(sql.encode(), params or None).fetchall()
+            return connection.execute(query, params or None).fetchall()
 
 
 @contextmanager
@@ -71,40 +72,37 @@ def running_postgres(initdb: Path) -> Iterator[Postgres]:
 
     PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
     """
-    bin_dir = initdb.parent
     as_server_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     home = Path(tempfile.mkdtemp(prefix="crescendo-pg-"))
-    if as_server_user:
-        shutil.chown(home, "postgres", "postgres")
-    data = home / "data"
-    password_file = home / "password"
+    data, log, password_file = home / "data", home / "server.log", home / "password"
     password_file.write_text(PASSWORD)
     if as_server_user:
-        shutil.chown(password_file, "postgres", "postgres")
+        for path in (home, password_file):
+            shutil.chown(path, "postgres", "postgres")
 
-    def run(*args: str | Path) -> None:
-        subprocess.run([*as_server_user, *map(str, args)], check=True, capture_output=True)
+    def pg(program: str, *args: str | Path, check: bool = True) -> None:
+        argv = [*as_server_user, str(initdb.with_name(program)), *map(str, args)]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if check and done.returncode:
+            server_log = log.read_text() if log.exists() else ""
+            msg = f"{program} failed ({done.returncode}): {done.stderr}{done.stdout}{server_log}"
+            raise RuntimeError(msg)
 
     server = Postgres(port=_free_port())
-    run(
-        bin_dir / "initdb",
-        *("-D", data, "-U", USER, "--pwfile", password_file, "--auth", "scram-sha-256"),
-        *("-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"),
-    )
     options = (
         f"-c listen_addresses={HOST} -p {server.port} -k {home} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
-    pg_ctl = bin_dir / "pg_ctl"
     try:
-        run(pg_ctl, "-D", data, "-l", home / "server.log", "-o", options, "-w", "start")
+        pg(
+            "initdb",
+            *("-D", data, "-U", USER, "--pwfile", password_file, "--auth", "scram-sha-256"),
+            *("-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"),
+        )
+        pg("pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "start")
         yield server
     finally:
-        subprocess.run(
-            [*as_server_user, str(pg_ctl), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-        )
+        pg("pg_ctl", "-D", data, "-m", "immediate", "stop", check=False)
         shutil.rmtree(home, ignore_errors=True)
 
 

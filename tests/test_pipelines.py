@@ -257,9 +257,9 @@ def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path)
         written = list(reader)
     assert reader.fieldnames == COLUMNS
     assert sorted(line["ID"] for line in written) == sorted(row["ID"] for row in sent)
-    for line, row in zip(written, sorted(sent, key=lambda row: row["Datetime"]), strict=True):
-        expected = as_loaded(row)
-        assert line["ID"] == row["ID"]
+    lines = {line["ID"]: line for line in written}
+    for row in sent:
+        line, expected = lines[row["ID"]], as_loaded(row)
         assert line["Contact Name"] == (row["Contact Name"] or "")
         assert line["Handoff Reason"] == (row["Handoff Reason"] or "")
         assert line["AgentId"] == (expected["AgentId"] or "")
