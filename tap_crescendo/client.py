@@ -20,7 +20,7 @@ from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.errors import APIError, CursorRejected
 from tap_crescendo.normalize import normalize_record
 from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
-from tap_crescendo.pagination import CursorPaginator
+from tap_crescendo.pagination import CursorPaginator, decode_rows
 from tap_crescendo.responses import describe_error
 from tap_crescendo.retries import RetryPolicy
 from tap_crescendo.sdk_seams import WindowCheckpoints
@@ -257,10 +257,11 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
         delivered: set[t.Any],
     ) -> Iterator[dict[str, t.Any]]:
         """Yield a page's records not yet in `delivered`, normalized, and account for them."""
+        rows = decode_rows(page, response)
         if report.total is None:
             report.total = page.total
-        report.received += len(page.data)
-        for record in page.data:
+        report.received += len(rows)
+        for record in rows:
             self._normalize(record, response)
             report.newest = later(report.newest, self.start_of(record))
             record_id = record.get("ID")

@@ -26,27 +26,48 @@ class Cursor(msgspec.Struct):
 
 
 class Page(msgspec.Struct):
-    """The body of a 200 answer: `{total, cursor: {next}, data: [...]}`."""
+    """The body of a 200 answer: `{total, cursor: {next}, data: [...]}`.
+
+    `data` stays undecoded JSON until `decode_rows`, so a page waiting its turn costs
+    only its bytes.
+    """
 
     total: int
     cursor: Cursor
-    data: list[dict[str, t.Any]]
+    data: msgspec.Raw
 
 
-_decoder = msgspec.json.Decoder(Page)
+_page_decoder = msgspec.json.Decoder(Page)
+_rows_decoder = msgspec.json.Decoder(list[dict[str, t.Any]])
 
 
 def decode_page(response: requests.Response) -> Page:
-    """Decode and check a page, or raise `APIError` naming the request and the problem."""
+    """Decode and check a page's envelope, or raise `APIError` naming the request."""
     try:
-        return _decoder.decode(response.content)
+        return _page_decoder.decode(response.content)
     except msgspec.DecodeError as error:
-        kind = response.headers.get("Content-Type", "no Content-Type")
-        msg = (
-            f"The API answered {response.request.method} {response.request.path_url} "
-            f"with HTTP {response.status_code} but a body out of contract ({kind}): {error}"
-        )
-        raise APIError(msg) from None
+        raise _out_of_contract(response, error) from None
+
+
+def decode_rows(page: Page, response: requests.Response) -> list[dict[str, t.Any]]:
+    """Decode a page's rows, or raise `APIError` naming the request."""
+    try:
+        return _rows_decoder.decode(page.data)
+    except msgspec.DecodeError as error:
+        raise _out_of_contract(response, error, at="$.data") from None
+
+
+def _out_of_contract(
+    response: requests.Response, error: msgspec.DecodeError, *, at: str = "$"
+) -> APIError:
+    """The error for a 200 whose body breaks the contract."""
+    kind = response.headers.get("Content-Type", "no Content-Type")
+    problem = str(error).replace("`$`", f"`{at}`").replace("`$[", f"`{at}[")
+    msg = (
+        f"The API answered {response.request.method} {response.request.path_url} "
+        f"with HTTP {response.status_code} but a body out of contract ({kind}): {problem}"
+    )
+    return APIError(msg)
 
 
 class CursorPaginator(BaseAPIPaginator[str | None]):
