@@ -17,7 +17,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import PageContext
 
 from tap_crescendo.bookmarks import read_bookmark
-from tap_crescendo.errors import APIError, CursorRejected
+from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
 from tap_crescendo.normalize import normalize_record
 from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
 from tap_crescendo.pagination import CursorPaginator, decode_rows
@@ -51,8 +51,12 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
     primary_keys: t.ClassVar[list[str]] = ["ID"]
     #: Records are given one type per field by `conversions`; the SDK need not redo it.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    #: The export's path below the tenant, e.g. `botconv`.
-    export_path: t.ClassVar[str]
+    #: The export's path below the tenant: the doc page's style, then the OpenAPI's.
+    export_paths: t.ClassVar[tuple[str, str]]
+    #: Which of `export_paths` this run uses; it moves to the other on a first 404.
+    path_style = 0
+    #: Whether a request has succeeded, so a later 404 is not a path problem.
+    path_settled = False
     #: Fields the API sends in more than one type, and how each is made one.
     conversions: t.ClassVar[Mapping[str, Conversion]] = {}
     #: An integer epoch-ms twin of the replication key, cheaper to compare, if any.
@@ -68,7 +72,8 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
     def get_url(self, context: Context | None) -> str:
         """Return the export's URL, the tenant id encoded as one path segment."""
         tenant = quote(str(self.config["tenant_id"]), safe="")
-        return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{self.export_path}"
+        export = self.export_paths[self.path_style]
+        return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{export}"
 
     @property
     @override
@@ -122,6 +127,7 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
                 f"{detail}. Nothing answers at {response.request.path_url.split('?')[0]}: "
                 f"check `api_url` ({self.url_base}) and `tenant_id` ({self.config['tenant_id']!r})"
             )
+            raise PathNotFound(msg)
         elif status == HTTPStatus.BAD_REQUEST and "cursor=" in str(response.request.path_url):
             raise CursorRejected(detail)
         else:
@@ -276,7 +282,8 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
         """Warn when a window's `total` differs from the rows received."""
         if report.total != report.received:
             self.logger.warning(
-                "Window %s: the API reported total=%s but %d rows were received",
+                "Stream '%s', window %s: the API reported total=%s but %d rows were received",
+                self.name,
                 window,
                 report.total,
                 report.received,
@@ -291,6 +298,34 @@ class CrescendoStream(WindowCheckpoints, RetryPolicy, RESTStream[str | None]):
             raise APIError(msg) from None
 
     def _fetch(self, context: Context, cursor: str | None) -> requests.Response:
+        """Request one page; until one succeeds, a 404 moves to the other documented path."""
+        if self.path_settled:
+            return self._fetch_once(context, cursor)
+        try:
+            response = self._fetch_once(context, cursor)
+        except PathNotFound:
+            tried = self.export_paths[self.path_style]
+            self.path_style = 1 - self.path_style
+            self.logger.warning(
+                "Stream '%s': /%s answered 404; trying the other documented path, /%s",
+                self.name,
+                tried,
+                self.export_paths[self.path_style],
+            )
+            try:
+                response = self._fetch_once(context, cursor)
+            except PathNotFound as again:
+                msg = f"{again} (the other documented path, /{tried}, answered 404 too)"
+                raise APIError(msg) from None
+            self.logger.info(
+                "Stream '%s': served by /%s; using it for this run",
+                self.name,
+                self.export_paths[self.path_style],
+            )
+        self.path_settled = True
+        return response
+
+    def _fetch_once(self, context: Context, cursor: str | None) -> requests.Response:
         """Request one page, retrying transient failures; give up with one clear line."""
         http_request = self.get_http_request(
             page=PageContext(stream_context=context, next_page_token=cursor)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.fake_api.query import DAY_MS
 
 if TYPE_CHECKING:
@@ -37,7 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = generate_bot_rows(
         args.rows, start_ms=now_ms - 7 * DAY_MS, end_ms=now_ms, tenant_id=TENANT
     )
-    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: rows})
+    voc_rows = generate_voc_rows(
+        args.rows // 2, start_ms=now_ms - 7 * DAY_MS, end_ms=now_ms, tenant_id=TENANT
+    )
+    fake = FakeCrescendo(
+        api_keys={API_KEY: {TENANT}}, rows={TENANT: rows}, voc_rows={TENANT: voc_rows}
+    )
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(fake.serve(port=args.port))
@@ -52,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = subprocess.run([*command, "tap-crescendo", "target-csv"], env=env, check=False)
     if done.returncode:
         return done.returncode
-    print(f"{len(rows)} bot conversations served by the fake API on {url}; now in:")
+    print(
+        f"{len(rows)} bot and {len(voc_rows)} VOC conversations served by the fake API "
+        f"on {url}; now in:"
+    )
     for path in sorted(args.output.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as file:
             count = sum(1 for _ in csv.DictReader(file))

@@ -4,7 +4,8 @@
       ├── ConfigError           a setting is missing or wrong
       ├── StateError            the STATE given with --state cannot be resumed from
       └── APIError              the API refused a request or answered out of contract
-            └── CursorRejected  the API refused a cursor (expired or invalid)
+            ├── CursorRejected  the API refused a cursor (expired or invalid)
+            └── PathNotFound    nothing answers at the export's path (404)
 
 Anything else that escapes the tap is a bug and keeps its traceback.
 """
@@ -32,3 +33,7 @@ class APIError(CrescendoError, FatalAPIError):
 
 class CursorRejected(APIError):
     """The API refused a cursor (expired or invalid)."""
+
+
+class PathNotFound(APIError):
+    """Nothing answers at the export's path (404)."""

@@ -20,11 +20,31 @@ def _millis(name: str, description: str, **kwargs: t.Any) -> th.Property[t.Any]:
     return th.Property(name, th.IntegerType, nullable=True, description=description, **kwargs)
 
 
+def _text_list(name: str) -> th.Property[t.Any]:
+    """A nullable list of strings; a single string arrives as a one-item list."""
+    return th.Property(
+        name,
+        th.ArrayType(th.StringType),
+        nullable=True,
+        description="A single string arrives as a one-item list.",
+    )
+
+
+def _number(name: str, description: str) -> th.Property[t.Any]:
+    """A nullable number."""
+    return th.Property(name, th.NumberType, nullable=True, description=description)
+
+
+def _objects(name: str) -> th.Property[t.Any]:
+    """A nullable list of free-form objects."""
+    return th.Property(name, th.ArrayType(th.ObjectType(additional_properties=True)), nullable=True)
+
+
 class BotConversationsStream(CrescendoStream):
     """Bot conversations as reporting rows (no message content)."""
 
     name = "bot_conversations"
-    export_path = "botconv"
+    export_paths = ("botconv", "assistant/conversations")
     replication_key = "DatetimeUTC"
     start_ms_field = "Datetime"
     conversions: t.ClassVar = {
@@ -90,4 +110,58 @@ class BotConversationsStream(CrescendoStream):
         _text("Contact Name"),
         _text("Contact Email"),
         _text("Contact Phone"),
+    ).to_dict()
+
+
+class VocConversationsStream(CrescendoStream):
+    """Voice-of-customer conversations: categories, sentiment, CSat, problems, KPIs."""
+
+    name = "voc_conversations"
+    export_paths = ("vocconv", "voc/conversations")
+    replication_key = "Datetime"
+    conversions: t.ClassVar = {
+        "AgentId": as_text,
+        "CustomerId": as_text,
+        "TicketId": as_text,
+        "Groups": as_text_list,
+        "Tags": as_text_list,
+        "CSat": as_number,
+        "Sentiment": as_number,
+    }
+    schema = th.PropertiesList(
+        _text("ID", description="Conversation id."),
+        _text("TenantID"),
+        th.Property(
+            "Datetime",
+            th.DateTimeType,
+            nullable=True,
+            description="Conversation start, ISO 8601 (the replication key).",
+        ),
+        th.Property("DatetimeUTC", th.DateTimeType, nullable=True),
+        th.Property("Duration", th.IntegerType, nullable=True, description="Seconds."),
+        _text("Direction"),
+        _text("Media"),
+        _text("AgentName"),
+        _text("AgentId", description="Agent id; integer ids arrive as strings."),
+        _text("AgentEmail"),
+        _text("CustomerName"),
+        _text("CustomerId", description="Customer id; integer ids arrive as strings."),
+        _text("CustomerEmail"),
+        _text_list("Groups"),
+        _text_list("Tags"),
+        _text("Category"),
+        _text("Subcategory"),
+        _text("Tertiary"),
+        _text("CategoryExplanation"),
+        _text("CategoriesId"),
+        _text("Summary"),
+        _number("CSat", "Customer satisfaction; integers arrive as floats."),
+        _text("CSatExplanation"),
+        _number("Sentiment", "Sentiment score; integers arrive as floats."),
+        _text("SentimentExplanation"),
+        _objects("Problems"),
+        _objects("KPIs"),
+        _text("SourceSystem"),
+        _text("TicketId", description="Ticket id; integer ids arrive as strings."),
+        _text("TicketUrl"),
     ).to_dict()

@@ -13,7 +13,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from tap_crescendo.bookmarks import check_state_shape, read_bookmark
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.settings import RANGE_SPANS, check_settings
-from tap_crescendo.streams import BotConversationsStream
+from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
@@ -26,7 +26,7 @@ if t.TYPE_CHECKING:
 
     from tap_crescendo.client import CrescendoStream
 
-STREAM_TYPES: list[type[CrescendoStream]] = [BotConversationsStream]
+STREAM_TYPES: list[type[CrescendoStream]] = [BotConversationsStream, VocConversationsStream]
 
 
 class TapCrescendo(Tap):
@@ -94,7 +94,7 @@ class TapCrescendo(Tap):
         th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=5000),
-            default=5000,
+            default=1000,
             title="Page Size",
             description="Rows per request (the API's `limit`, 1 to 5000).",
         ),

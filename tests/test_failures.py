@@ -72,8 +72,12 @@ def test_a_wrong_api_url_path_is_a_404_naming_url_and_tenant(
         "HTTP 404 NotFound",
         f"check `api_url` ({api_url}/v2)",
         "`tenant_id` ('tenant-alpha')",
+        "the other documented path, /botconv, answered 404 too",
     )
-    assert len(fake.requests) == 1
+    assert [r.path.rsplit("alpha/", 1)[-1] for r in fake.requests] == [
+        "botconv",
+        "assistant/conversations",
+    ]
 
 
 def test_an_unreachable_api_names_the_url_and_the_tries(tmp_path: Path) -> None:

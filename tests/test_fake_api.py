@@ -840,7 +840,7 @@ def test_the_command_line_serves_until_stopped(stop: signal.Signals) -> None:
     assert stderr == ""
     assert stdout == (
         f"Fake Crescendo API on http://127.0.0.1:{port} "
-        "(tenant acme/eu, 40 bot conversations over 2 days, key cli-key)\n"
+        "(tenant acme/eu, 40 bot and 20 VOC conversations over 2 days, key cli-key)\n"
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.timestamps import from_epoch_ms, parse_timestamp, to_epoch_ms
 from tests.postgres import find_initdb, running_postgres
 
@@ -196,7 +196,8 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     meltano: Meltano, postgres: Postgres, database: str
 ) -> None:
     first, new = rows(250, days=(0, 10), seed=7), rows(40, days=(10, 11), seed=8)
-    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: first})
+    voc = generate_voc_rows(60, start_ms=FIRST_DAY_MS, end_ms=FIRST_DAY_MS + 10 * DAY_MS, seed=7)
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: first}, voc_rows={TENANT: voc})
     suffix, state_id = "postgres", "prod:tap-crescendo-to-target-postgres:postgres"
     with fake.serve() as url:
         env = tap_env(url) | target_env(postgres, database)
@@ -206,7 +207,11 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
         fake.add_rows(TENANT, new)
         fake.reset_requests()
         meltano.run(suffix, "tap-crescendo", "target-postgres", env=env)
-        resumed_from = min(int(r.query["from"]) for r in fake.requests if "from" in r.query)
+        resumed_from = min(
+            int(r.query["from"])
+            for r in fake.requests
+            if "from" in r.query and r.path.endswith("/botconv")
+        )
 
     assert table == {row["ID"]: as_loaded(row) for row in first}
     # The rows hold every variant of the union types the tap normalizes, and nulls.
@@ -230,6 +235,17 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     assert meltano.state(state_id)["bookmarks"]["bot_conversations"]["replication_key_value"] == (
         newest(first, new)
     )
+    voc_loaded = postgres.query(
+        database,
+        'SELECT "ID", "CustomerId", "Groups", "Problems" FROM tap_crescendo.voc_conversations',
+    )
+    assert sorted(row[0] for row in voc_loaded) == sorted(row["ID"] for row in voc)
+    by_id = {row["ID"]: row for row in voc}
+    for row_id, customer_id, groups, problems in voc_loaded:
+        sent = by_id[row_id]
+        assert customer_id == (None if sent["CustomerId"] is None else str(sent["CustomerId"]))
+        assert groups == ([sent["Groups"]] if isinstance(sent["Groups"], str) else sent["Groups"])
+        assert problems == sent["Problems"]
 
 
 def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path) -> None:
@@ -340,6 +356,7 @@ def test_demo_serves_the_fake_and_lands_csv(meltano: Meltano, tmp_path: Path) ->
     )
 
     assert done.returncode == 0, done.stderr[-6000:]
-    assert done.stdout.splitlines()[-1] == f"  {tmp_path / 'bot_conversations.csv'}: 120 rows"
+    assert f"  {tmp_path / 'bot_conversations.csv'}: 120 rows" in done.stdout.splitlines()
+    assert f"  {tmp_path / 'voc_conversations.csv'}: 60 rows" in done.stdout.splitlines()
     with (tmp_path / "bot_conversations.csv").open(newline="", encoding="utf-8") as file:
         assert sum(1 for _ in csv.DictReader(file)) == 120

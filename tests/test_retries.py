@@ -153,11 +153,21 @@ def test_a_total_that_disagrees_with_the_rows_is_a_warning_per_window(
 
     command = run_command([], tmp_path, tap_config(api_url, window_size_hours=48))
 
-    warnings = [line for line in command.stderr.splitlines() if "the API reported total=" in line]
+    warnings = [
+        line.split(" | ")[-1]
+        for line in command.stderr.splitlines()
+        if "'bot_conversations', window" in line
+    ]
     assert command.returncode == 0
     assert len(warnings) == 5
-    assert "Window [2026-10-01T00:00:00.000Z, 2026-10-03T00:00:00.000Z)" in warnings[0]
-    assert "5 windows where `total` differed from the rows received" in command.stderr
+    assert (
+        "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, 2026-10-03T00:00:00.000Z):"
+        " the API reported total=" in warnings[0]
+    )
+    assert (
+        "Stream 'bot_conversations': 250 records from 5 windows in [2026-10-01T00:00:00.000Z, "
+        "2026-10-11T00:00:00.000Z); 5 windows where `total` differed" in command.stderr
+    )
 
 
 def test_a_retry_after_holds_back_every_parallel_window(

@@ -120,7 +120,7 @@ def _bot_row(
     start = rng.randrange(start_ms, end_ms)
     duration = rng.randint(5, 1800)
     end = start + duration * 1000 + rng.randrange(1000)
-    escalated = _variant(index, True, False, None)
+    escalated = variant(index, True, False, None)
     bot_id, bot_name = rng.choice(BOTS)
     category, subcategory, tertiary = rng.choice(CATEGORIES)
     agent = rng.choice(AGENTS)
@@ -141,25 +141,25 @@ def _bot_row(
         "Duration": duration,
         "Escalated": escalated,
         "escalatedAt": start + rng.randrange(duration * 1000) if escalated else None,
-        "CSat": _variant(index // 2, rng.randint(1, 5), rng.randint(1, 4) + 0.5, None),
+        "CSat": variant(index // 2, rng.randint(1, 5), rng.randint(1, 4) + 0.5, None),
         "AgentName": agent,
-        "AgentId": _variant(index // 3, f"agent-{agent_number}", agent_number, None),
-        "AgentEmail": f"{_ascii_handle(agent)}@support.example.com",
+        "AgentId": variant(index // 3, f"agent-{agent_number}", agent_number, None),
+        "AgentEmail": f"{ascii_handle(agent)}@support.example.com",
         "Category": category,
         "Subcategory": subcategory,
         "Tertiary": tertiary,
         "RemoteIp": f"{rng.choice(NETWORKS)}.{rng.randint(1, 254)}",
         "userAgent": rng.choice(USER_AGENTS),
         "Referrer": rng.choice(REFERRERS),
-        "Media": _variant(index // 5, media, [media, "email"], [], None),
+        "Media": variant(index // 5, media, [media, "email"], [], None),
         "Summary": SUMMARIES[index % len(SUMMARIES)].format(n=order_number),
         "Handoff Reason": rng.choice(HANDOFF_REASONS) if escalated else None,
-        "ticketId": _variant(index // 4, f"ZD-{ticket_number}", ticket_number, None),
+        "ticketId": variant(index // 4, f"ZD-{ticket_number}", ticket_number, None),
         "ticketUrl": f"https://support.example.com/tickets/{ticket_number}",
         "ticketKind": rng.choice(TICKET_KINDS),
         "Input": INPUTS[index % len(INPUTS)].format(n=order_number),
         "Contact Name": f"{first} {last}",
-        "Contact Email": f"{_ascii_handle(f'{first} {last}')}{rng.randint(1, 99)}@example.com",
+        "Contact Email": f"{ascii_handle(f'{first} {last}')}{rng.randint(1, 99)}@example.com",
         "Contact Phone": f"+1-555-01{rng.randint(0, 99):02d}",
     }
     for position, field in enumerate(NULLABLE_TEXT):
@@ -168,13 +168,13 @@ def _bot_row(
     return row
 
 
-def _variant(index: int, *options: Any) -> Any:
+def variant(index: int, *options: Any) -> Any:
     """Pick one of `options` by cycling on `index`."""
     return options[index % len(options)]
 
 
 @functools.cache
-def _ascii_handle(name: str) -> str:
+def ascii_handle(name: str) -> str:
     """Turn a display name into a plausible lowercase email handle ("Zoë O'Brien" -> zoe.obrien)."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return ".".join("".join(ch for ch in part if ch.isalnum()) for part in plain.lower().split())

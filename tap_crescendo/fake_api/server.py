@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from tap_crescendo.fake_api.cursors import CursorStore, Position, Snapshot
-from tap_crescendo.fake_api.dataset import TenantRows
+from tap_crescendo.fake_api.dataset import Datasets
 from tap_crescendo.fake_api.exchange import (
     END_OF_QUERY,
     RecordedRequest,
@@ -25,7 +25,7 @@ from tap_crescendo.fake_api.faults import (
     check_seconds,
 )
 from tap_crescendo.fake_api.query import BadRequest, FirstPage, NextPage, parse_query
-from tap_crescendo.fake_api.routes import EXPORTS, match_route
+from tap_crescendo.fake_api.routes import PATH_STYLES, check_styles, match_route
 from tap_crescendo.fake_api.transport import HttpServer
 
 if TYPE_CHECKING:
@@ -55,9 +55,11 @@ class FakeCrescendo:
         *,
         api_keys: Mapping[str, Iterable[str]],
         rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        voc_rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
         order: str = "asc",
         shuffle_seed: int = 0,
         clock: Callable[[], int] | None = None,
+        path_styles: Iterable[str] = PATH_STYLES,
     ) -> None:
         if order not in ORDERS:
             msg = f"order must be one of {', '.join(ORDERS)}, got {order!r}"
@@ -67,7 +69,8 @@ class FakeCrescendo:
         self._shuffle_seed = shuffle_seed
         self._clock = clock or _now_ms
         self._lock = threading.Lock()
-        self._datasets: dict[str, dict[str, TenantRows]] = {name: {} for name in EXPORTS.values()}
+        self._styles = check_styles(tuple(path_styles))
+        self._datasets = Datasets()
         self._cursors = CursorStore()
         self._requests: list[RecordedRequest] = []
         self._end_style = "null"
@@ -75,6 +78,8 @@ class FakeCrescendo:
         self._faults = Faults()
         for tenant, tenant_rows in (rows or {}).items():
             self.add_rows(tenant, tenant_rows)
+        for tenant, tenant_rows in (voc_rows or {}).items():
+            self.add_rows(tenant, tenant_rows, export="voc")
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -87,18 +92,23 @@ class FakeCrescendo:
         with self._lock:
             self._requests.clear()
 
-    def add_rows(self, tenant: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Add bot conversations for `tenant`; queries started afterwards see them."""
+    def add_rows(
+        self, tenant: str, rows: Iterable[Mapping[str, Any]], *, export: str = "bot"
+    ) -> None:
+        """Add conversations of `export` ("bot" or "voc") for `tenant`; new queries see them."""
         with self._lock:
-            self._datasets["bot"].setdefault(tenant, TenantRows()).add(rows)
+            self._datasets.add(export, tenant, rows)
 
-    def replace_row(self, tenant: str, row: Mapping[str, Any]) -> None:
-        """Replace the bot conversation of `tenant` with the same ID (raises `KeyError` if none)."""
+    def replace_row(self, tenant: str, row: Mapping[str, Any], *, export: str = "bot") -> None:
+        """Replace the conversation of `tenant` with the same ID (raises `KeyError` if none)."""
         with self._lock:
-            tenant_rows = self._datasets["bot"].get(tenant)
-            if tenant_rows is None:
-                raise KeyError(tenant)
-            tenant_rows.replace(row)
+            self._datasets.replace(export, tenant, row)
+
+    def serve_only(self, style: str | None) -> None:
+        """Serve only the paths of `style` ("doc" or "openapi"), or of both when None."""
+        styles = check_styles(PATH_STYLES if style is None else (style,))
+        with self._lock:
+            self._styles = styles
 
     def expire_cursors(self, count: int = 1) -> None:
         """Make the next `count` requests carrying a cursor fail with 400, as if it had expired."""
@@ -179,7 +189,9 @@ class FakeCrescendo:
 
     def handle(self, request: ApiRequest) -> Answer:
         """Answer one request and record it with the status answered (0 when dropped)."""
-        route = match_route(request.path)
+        with self._lock:
+            styles = self._styles
+        route = match_route(request.path, styles)
         answer = self._answer(request, route) if route is None else self._export(request, route)
         recorded = RecordedRequest(
             request.method,
@@ -244,8 +256,7 @@ class FakeCrescendo:
 
     def _snapshot(self, route: Route, query: FirstPage) -> Snapshot:
         """Collect the rows a new query matches, in the configured order."""
-        tenant_rows = self._datasets[route.dataset].get(route.tenant)
-        matched = [] if tenant_rows is None else tenant_rows.between(query.from_ms, query.to_ms)
+        matched = self._datasets.between(route.dataset, route.tenant, query.from_ms, query.to_ms)
         if self._order == "desc":
             matched.reverse()
         elif self._order == "shuffled":
