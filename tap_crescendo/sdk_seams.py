@@ -32,7 +32,7 @@ class WindowCheckpoints(Stream):
     """A stream whose bookmark moves per completed window, with a lean record path.
 
     The SDK would track unsorted records in `progress_markers` and promote them only
-    at the end of the run; our windows checkpoint themselves (see `client.py`).
+    at the end of the run; our windows checkpoint themselves (see `incremental.py`).
     """
 
     @cached_property
@@ -47,7 +47,7 @@ class WindowCheckpoints(Stream):
         """Skip the SDK's per-record pruning and type conformance when they change nothing.
 
         With every property selected and `TYPE_CONFORMANCE_LEVEL` NONE (records are
-        normalized per field in `client.py`), only the stream maps remain to apply.
+        normalized per field in `incremental.py`), only the stream maps remain to apply.
         """
         if not self._every_property_selected or self.TYPE_CONFORMANCE_LEVEL != NO_CONFORMANCE:
             yield from super()._generate_record_messages(record)

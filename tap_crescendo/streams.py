@@ -6,7 +6,7 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_crescendo.client import CrescendoStream
+from tap_crescendo.incremental import IncrementalExport
 from tap_crescendo.normalize import as_number, as_text, as_text_list
 
 
@@ -40,7 +40,7 @@ def _objects(name: str) -> th.Property[t.Any]:
     return th.Property(name, th.ArrayType(th.ObjectType(additional_properties=True)), nullable=True)
 
 
-class BotConversationsStream(CrescendoStream):
+class BotConversationsStream(IncrementalExport):
     """Bot conversations as reporting rows (no message content)."""
 
     name = "bot_conversations"
@@ -113,7 +113,7 @@ class BotConversationsStream(CrescendoStream):
     ).to_dict()
 
 
-class VocConversationsStream(CrescendoStream):
+class VocConversationsStream(IncrementalExport):
     """Voice-of-customer conversations: categories, sentiment, CSat, problems, KPIs."""
 
     name = "voc_conversations"

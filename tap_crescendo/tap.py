@@ -24,9 +24,9 @@ else:
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
-    from tap_crescendo.client import CrescendoStream
+    from tap_crescendo.incremental import IncrementalExport
 
-STREAM_TYPES: list[type[CrescendoStream]] = [BotConversationsStream, VocConversationsStream]
+STREAM_TYPES: list[type[IncrementalExport]] = [BotConversationsStream, VocConversationsStream]
 
 
 class TapCrescendo(Tap):
@@ -163,7 +163,7 @@ class TapCrescendo(Tap):
         super().load_state(state)
 
     @override
-    def discover_streams(self) -> list[CrescendoStream]:
+    def discover_streams(self) -> list[IncrementalExport]:
         """Return one instance of each stream."""
         return [stream_class(tap=self) for stream_class in STREAM_TYPES]
 
