@@ -1,4 +1,4 @@
-"""Singer output: the SDK's msgspec writer, flushed at each STATE instead of each line."""
+"""Singer output: the SDK's msgspec writer, written in chunks and flushed at each STATE."""
 
 from __future__ import annotations
 
@@ -17,12 +17,22 @@ if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
 
 
+#: Lines are gathered into writes of about this many bytes.
+CHUNK_BYTES = 256 * 1024
+
+
 class StateFlushingWriter(MsgSpecWriter):
-    """Writes lines through stdout's buffer; a STATE flushes them, so it never outruns them."""
+    """Gathers lines into large writes; a STATE sends everything before it, then itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = bytearray()
 
     @override
     def write_message(self, message: Message) -> None:
-        """Write one message; flush stdout after a STATE."""
-        sys.stdout.buffer.write(self.format_message(message))
-        if isinstance(message, StateMessage):
+        """Add one message; send the lot after a STATE or once a chunk is full."""
+        self._pending += self.format_message(message)
+        if isinstance(message, StateMessage) or len(self._pending) >= CHUNK_BYTES:
+            sys.stdout.buffer.write(self._pending)
             sys.stdout.flush()
+            self._pending.clear()
