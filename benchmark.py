@@ -3,7 +3,9 @@
     python benchmark.py                  # throughput and peak RSS (N = 20,000 and 200,000)
     python benchmark.py --latency        # wall time with 50 ms and 200 ms per page
 
-Both programs run as child processes writing Singer lines to /dev/null, alternating A/B;
+The fake serves N bot conversations; the tap runs with default settings and a catalog that
+selects `bot_conversations` only, like the loop. Both programs run as child processes writing
+Singer lines to /dev/null, alternating A/B;
 the report gives medians and ratios measured in the same run, on this machine.
 """
 
@@ -72,7 +74,23 @@ def tap_argv(config_dir: Path, url: str, span: tuple[int, int], **settings: t.An
     }
     path = config_dir / f"config-{len(list(config_dir.iterdir()))}.json"
     path.write_text(json.dumps(config))
-    return [sys.executable, "-m", "tap_crescendo", "--config", str(path)]
+    catalog = config_dir / "catalog.json"
+    if not catalog.exists():
+        catalog.write_text(json.dumps(bot_only_catalog(path)))
+    return [sys.executable, "-m", "tap_crescendo", "--config", str(path), "--catalog", str(catalog)]
+
+
+def bot_only_catalog(config: Path) -> dict[str, t.Any]:
+    """The tap's discovered catalog with only `bot_conversations` selected."""
+    argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config), "--discover"]
+    catalog: dict[str, t.Any] = json.loads(
+        subprocess.run(argv, capture_output=True, check=True).stdout
+    )
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == "bot_conversations"
+    return catalog
 
 
 def loop_argv(url: str, span: tuple[int, int], page_size: int, *, write: bool = True) -> list[str]:
