@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import typing as t
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.local_servers import free_port
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,7 +89,7 @@ def running_postgres(initdb: Path) -> Iterator[Postgres]:
             msg = f"{program} failed ({done.returncode}): {done.stderr}{done.stdout}{server_log}"
             raise RuntimeError(msg)
 
-    server = Postgres(port=_free_port())
+    server = Postgres(port=free_port())
     options = (
         f"-c listen_addresses={HOST} -p {server.port} -k {home} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -104,11 +105,3 @@ def running_postgres(initdb: Path) -> Iterator[Postgres]:
     finally:
         pg("pg_ctl", "-D", data, "-m", "immediate", "stop", check=False)
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import typing as t
 
 import pytest
@@ -10,21 +9,14 @@ from singer_sdk.testing import get_tap_test_class
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.tap import TapCrescendo
+from tests.local_servers import free_port
 from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-def _free_port() -> int:
-    """A loopback port free right now, for a config that must exist before any fixture."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-PORT = _free_port()
+PORT = free_port()
 
 _StandardTests = get_tap_test_class(
     TapCrescendo, config=tap_config(f"http://127.0.0.1:{PORT}", page_size=25)

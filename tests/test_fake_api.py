@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
-import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -21,6 +18,7 @@ from tap_crescendo.fake_api import FakeCrescendo, RecordedRequest, generate_bot_
 from tap_crescendo.fake_api.cursors import CursorStore, Position, Snapshot
 from tap_crescendo.fake_api.routes import Route
 from tap_crescendo.fake_api.rows import NULLABLE_TEXT, utc_text
+from tests.local_servers import REPO, free_port, wait_until_answering
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -75,7 +73,6 @@ UNAUTHENTICATED = {
     "message": "Authorization header with Bearer token is required",
 }
 PERMISSION_DENIED = {"code": "PermissionDenied", "message": "API key does not allow this operation"}
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -792,27 +789,6 @@ def test_resetting_the_request_log_empties_it(api: Api) -> None:
 
 
 # Command line
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_answering(process: subprocess.Popen[str], url: str) -> requests.Response:
-    """Ask `url` until the server answers, giving up after 30 s or when the process exits."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return requests.get(url, headers={"Authorization": "Bearer cli-key"}, timeout=5)
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.05)
-        assert process.returncode is None, "the command exited before answering"
 
 
 @pytest.mark.parametrize(

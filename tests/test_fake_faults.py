@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,6 +20,7 @@ from tap_crescendo.fake_api import (
     FakeCrescendo,
     generate_bot_rows,
 )
+from tests.local_servers import REPO, free_port, wait_until_answering
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -40,7 +39,6 @@ HTML = "text/html"
 SIGN_IN_PAGE = (
     b"<html><head><title>Sign in</title></head><body><p>Please sign in.</p></body></html>"
 )
-REPO = Path(__file__).resolve().parents[1]
 
 
 def no_retries_session() -> requests.Session:
@@ -471,27 +469,6 @@ def test_bad_hook_arguments_are_refused(
 # Command line
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def first_answer(process: subprocess.Popen[str], url: str) -> requests.Response:
-    """Ask `url` until the server answers, giving up after 30 s or when the process exits."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return requests.get(url, headers={"Authorization": "Bearer cli-key"}, timeout=5)
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.05)
-        assert process.returncode is None, "the command exited before answering"
-
-
 def test_the_command_line_injects_seeded_faults_and_page_delays() -> None:
     reference = FakeCrescendo(api_keys={"cli-key": {TENANT}})
     reference.inject_faults(1.0, seed=4)
@@ -507,7 +484,7 @@ def test_the_command_line_injects_seeded_faults_and_page_delays() -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}{PATH}"
-        served = [first_answer(process, url)]
+        served = [wait_until_answering(process, url)]
         served += [requests.get(url, headers=headers, timeout=10) for _ in range(2)]
     finally:
         process.terminate()

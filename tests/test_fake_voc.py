@@ -15,7 +15,7 @@ import requests
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.fake_api.__main__ import main
-from tests.test_fake_api import REPO, free_port, wait_until_answering
+from tests.local_servers import REPO, free_port, wait_until_answering
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
