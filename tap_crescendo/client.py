@@ -16,7 +16,7 @@ from singer_sdk.streams.rest import PageContext
 
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
 from tap_crescendo.pagination import CursorPaginator
-from tap_crescendo.responses import describe_error
+from tap_crescendo.responses import describe_error, read_body
 from tap_crescendo.retries import RetryPolicy
 
 if sys.version_info >= (3, 12):
@@ -170,6 +170,8 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
     def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send a prepared request once (after any Retry-After pause) and check its status."""
         self.pause.wait()
-        response = self.requests_session.send(prepared, timeout=self.timeout)
-        self.validate_response(response)
+        response = self.requests_session.send(prepared, timeout=self.timeout, stream=True)
+        with response:  # gives the connection back to the pool once the body is read
+            self.validate_response(response)
+            read_body(response)
         return response

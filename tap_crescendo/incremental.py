@@ -14,11 +14,18 @@ from tap_crescendo.client import CrescendoStream
 from tap_crescendo.errors import APIError, CursorRejected
 from tap_crescendo.normalize import normalize_record
 from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
-from tap_crescendo.pagination import decode_rows
+from tap_crescendo.pagination import decode_row, split_rows
 from tap_crescendo.sdk_seams import WindowCheckpoints
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import CompletedPrefix, Window, WindowReport, later, split_span
+from tap_crescendo.windows import (
+    CompletedPrefix,
+    DeliveredIds,
+    Window,
+    WindowReport,
+    later,
+    split_span,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -69,7 +76,7 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
             self.stream_state.get("replication_key_value") or "none",
         )
         reports = [WindowReport() for _ in windows]
-        delivered: dict[int, set[t.Any]] = {}
+        delivered: dict[int, DeliveredIds] = {}
         completed = CompletedPrefix(len(windows))
         feed = PageFeed(self.window_pages, windows, workers=self.config["max_parallel_windows"])
         with feed:
@@ -84,9 +91,11 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                         self.checkpoint(newest[1])
                 elif item is None:
                     report.total, report.received = None, 0
+                    delivered.setdefault(index, DeliveredIds()).restart()
                 elif not isinstance(item, WindowDone):
-                    seen = delivered.setdefault(index, set())
-                    yield from self._page_records(*item, report, seen)
+                    ids = delivered.setdefault(index, DeliveredIds())
+                    yield from self._page_records(*item, report, ids)
+                del item  # the page is not kept while the next one is awaited
         self.logger.info(
             "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
             "`total` differed from the rows received",
@@ -174,23 +183,26 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
         page: Page,
         response: requests.Response,
         report: WindowReport,
-        delivered: set[t.Any],
+        delivered: DeliveredIds,
     ) -> Iterator[dict[str, t.Any]]:
-        """Yield a page's records not yet in `delivered`, normalized, and account for them."""
-        rows = decode_rows(page, response)
+        """Yield a page's records, normalized, but those a restarted window already sent."""
+        rows = split_rows(page, response)
         if report.total is None:
             report.total = page.total
         report.received += len(rows)
-        for record in rows:
+        self.extracted_at = datetime.now(timezone.utc)
+        seen, ids = delivered.seen, []
+        for index, row in enumerate(rows):
+            record = decode_row(row, response, index)
             self._normalize(record, response)
             report.newest = later(report.newest, self.start_of(record))
             record_id = record.get("ID")
-            if record_id is not None:
-                if record_id in delivered:
-                    continue
-                delivered.add(record_id)
+            if seen is not None and record_id is not None and record_id in seen:
+                continue
+            ids.append(record_id)
             report.delivered += 1
             yield record
+        delivered.add_page(ids)
 
     def _warn_if_incomplete(self, window: Window, report: WindowReport) -> None:
         """Warn when a window's `total` differs from the rows received."""

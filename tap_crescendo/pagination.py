@@ -28,7 +28,7 @@ class Cursor(msgspec.Struct):
 class Page(msgspec.Struct):
     """The body of a 200 answer: `{total, cursor: {next}, data: [...]}`.
 
-    `data` stays undecoded JSON until `decode_rows`, so a page waiting its turn costs
+    `data` stays undecoded JSON until `split_rows`, so a page waiting its turn costs
     only its bytes.
     """
 
@@ -38,7 +38,8 @@ class Page(msgspec.Struct):
 
 
 _page_decoder = msgspec.json.Decoder(Page)
-_rows_decoder = msgspec.json.Decoder(list[dict[str, t.Any]])
+_rows_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_row_decoder = msgspec.json.Decoder(dict[str, t.Any])
 
 
 def decode_page(response: requests.Response) -> Page:
@@ -49,12 +50,23 @@ def decode_page(response: requests.Response) -> Page:
         raise _out_of_contract(response, error) from None
 
 
-def decode_rows(page: Page, response: requests.Response) -> list[dict[str, t.Any]]:
-    """Decode a page's rows, or raise `APIError` naming the request."""
+def split_rows(page: Page, response: requests.Response) -> list[msgspec.Raw]:
+    """Split a page's `data` into its rows, each still undecoded, or raise `APIError`.
+
+    Rows are decoded one at a time (`decode_row`), so a page never exists twice.
+    """
     try:
         return _rows_decoder.decode(page.data)
     except msgspec.DecodeError as error:
         raise _out_of_contract(response, error, at="$.data") from None
+
+
+def decode_row(row: msgspec.Raw, response: requests.Response, index: int) -> dict[str, t.Any]:
+    """Decode row `index` of a page, or raise `APIError` naming the request."""
+    try:
+        return _row_decoder.decode(row)
+    except msgspec.DecodeError as error:
+        raise _out_of_contract(response, error, at=f"$.data[{index}]") from None
 
 
 def _out_of_contract(

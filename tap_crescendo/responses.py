@@ -1,4 +1,4 @@
-"""Describing an API error answer in one line: status, `{code, message}`, never the key."""
+"""Reading answers: bodies in large pieces, errors in one line (status, `{code, message}`)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,15 @@ def describe_error(response: requests.Response) -> str:
         body = " ".join(response.text.split())[:QUOTE_LIMIT]
         return f"{status} {reason}" + (f" (body: {body})" if body else "")
     return f"{status} {envelope.code}: {envelope.message}"
+
+
+def read_body(response: requests.Response) -> None:
+    """Read a streamed answer's body at once; `response.content` then returns it.
+
+    requests would read 10 KiB at a time, and copy: each piece makes the reading thread
+    wait for the interpreter lock held by the thread writing records.
+    """
+    response._content = response.raw.read(decode_content=True)
 
 
 def retry_after_seconds(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 import typing as t
-from datetime import datetime, timezone
 from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams.core import Stream
+
+from tap_crescendo.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -21,7 +21,7 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator
+    from datetime import datetime
 
     from singer_sdk.helpers import types
 
@@ -35,33 +35,50 @@ class WindowCheckpoints(Stream):
     at the end of the run; our windows checkpoint themselves (see `incremental.py`).
     """
 
+    #: When the page being written was received: its records' `time_extracted`.
+    extracted_at: datetime
+
     @cached_property
-    def _every_property_selected(self) -> bool:
-        """Tell whether the catalog selects every property (the usual case)."""
-        return all(self.mask.get(("properties", name), True) for name in self.schema["properties"])
+    def _writes_records_directly(self) -> bool:
+        """Tell whether RECORD lines can skip the SDK's per-record pruning and conformance.
+
+        True when the catalog selects every property (the usual case), records are
+        normalized per field (`TYPE_CONFORMANCE_LEVEL` NONE) and our writer is in use.
+        """
+        every_property = all(
+            self.mask.get(("properties", name), True) for name in self.schema["properties"]
+        )
+        return (
+            every_property
+            and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
+            and isinstance(self._tap.message_writer, StateFlushingWriter)
+        )
 
     @override
-    def _generate_record_messages(
-        self, record: types.Record
-    ) -> Generator[RecordMessage, None, None]:
-        """Skip the SDK's per-record pruning and type conformance when they change nothing.
-
-        With every property selected and `TYPE_CONFORMANCE_LEVEL` NONE (records are
-        normalized per field in `incremental.py`), only the stream maps remain to apply.
-        """
-        if not self._every_property_selected or self.TYPE_CONFORMANCE_LEVEL != NO_CONFORMANCE:
-            yield from super()._generate_record_messages(record)
+    def _write_record_message(self, record: types.Record) -> None:
+        """Apply the stream maps and write each RECORD line straight to the writer."""
+        if not self._writes_records_directly:
+            super()._write_record_message(record)
             return
-        extracted = datetime.now(timezone.utc)
+        writer = t.cast("StateFlushingWriter", self._tap.message_writer)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=extracted,
+                writer.write_record(
+                    stream_map.stream_alias, mapped, self._stream_version, self.extracted_at
                 )
+        self.state_manager.is_flushed = False
+
+    @override
+    def _process_record(
+        self,
+        record: types.Record,
+        child_context: types.Context | None = None,
+        partition_context: types.Context | None = None,
+    ) -> None:
+        """Do nothing per record when, as here, there are no partitions or child streams."""
+        if partition_context or self.child_streams:
+            super()._process_record(record, child_context, partition_context)
 
     @override
     def _increment_stream_state(

@@ -121,11 +121,12 @@ class TapCrescendo(Tap):
         th.Property(
             "max_parallel_windows",
             th.IntegerType(minimum=1, maximum=16),
-            default=4,
+            default=1,
             title="Max Parallel Windows",
             description=(
-                "Windows read at once, each with its own cursor chain. Matters for backfills "
-                "(an hourly run reads one window); a 429 from the API slows them all."
+                "Windows read at once, each with its own cursor chain. Raise it (4 to 8) for a "
+                "backfill over a distant API; a scheduled run reads one or two windows. "
+                "A 429 from the API slows them all."
             ),
         ),
         th.Property(

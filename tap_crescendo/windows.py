@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import msgspec
 
 from tap_crescendo.timestamps import format_epoch_ms
 
@@ -40,6 +42,34 @@ class WindowReport:
     delivered: int = 0
     #: The newest start delivered, as (epoch ms, replication key value).
     newest: tuple[int, str] | None = None
+
+
+@dataclass
+class DeliveredIds:
+    """The IDs a window has delivered, so that a window read again skips them.
+
+    Kept as one JSON array per page: a set of thousands of small strings would pin the
+    memory of every page they were decoded with. The set is built only on a restart.
+    """
+
+    pages: list[bytes] = field(default_factory=list)
+    #: After a restart, the IDs delivered so far; None before.
+    seen: set[t.Any] | None = None
+
+    def add_page(self, ids: list[t.Any]) -> None:
+        """Remember the IDs of one page's delivered records."""
+        if self.seen is None:
+            self.pages.append(msgspec.json.encode(ids))
+        else:
+            self.seen.update(ids)
+
+    def restart(self) -> None:
+        """The window starts over: from now on, `seen` holds every ID delivered."""
+        if self.seen is None:
+            self.seen = {
+                record_id for page in self.pages for record_id in msgspec.json.decode(page)
+            }
+            self.pages.clear()
 
 
 class CompletedPrefix:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import StateMessage
 
 if sys.version_info >= (3, 12):
@@ -14,6 +14,8 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from datetime import datetime
+
     from singer_sdk.singerlib.encoding.simple import Message
 
 
@@ -33,6 +35,27 @@ class StateFlushingWriter(MsgSpecWriter):
         """Add one message; send the lot after a STATE or once a chunk is full."""
         self._pending += self.format_message(message)
         if isinstance(message, StateMessage) or len(self._pending) >= CHUNK_BYTES:
-            sys.stdout.buffer.write(self._pending)
-            sys.stdout.flush()
-            self._pending.clear()
+            self._send()
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        version: int | None,
+        time_extracted: datetime,
+    ) -> None:
+        """Add one RECORD line, byte for byte as a `RecordMessage`, without building one."""
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            message["version"] = version
+        message["time_extracted"] = time_extracted
+        encoder.encode_into(message, self._pending, -1)
+        self._pending += b"\n"
+        if len(self._pending) >= CHUNK_BYTES:
+            self._send()
+
+    def _send(self) -> None:
+        """Write and flush everything gathered."""
+        sys.stdout.buffer.write(self._pending)
+        sys.stdout.flush()
+        self._pending.clear()

@@ -25,6 +25,8 @@ class ApiRequest:
     query: dict[str, str]
     headers: dict[str, str]
     received_at: float
+    #: The client's TCP port: one per connection.
+    client_port: int
 
 
 @dataclass(frozen=True)

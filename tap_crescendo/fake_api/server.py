@@ -199,6 +199,7 @@ class FakeCrescendo:
             request.query,
             request.headers,
             request.received_at,
+            request.client_port,
             int(answer.status),
         )
         with self._lock:

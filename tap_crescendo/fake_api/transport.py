@@ -57,6 +57,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(query, keep_blank_values=True)),
             headers=dict(self.headers.items()),
             received_at=received_at,
+            client_port=self.client_address[1],
         )
         answer = self.server.application(request)
         if answer.delay:
