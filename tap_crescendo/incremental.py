@@ -93,8 +93,8 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                     report.total, report.received = None, 0
                     delivered.setdefault(index, DeliveredIds()).restart()
                 elif not isinstance(item, WindowDone):
-                    ids = delivered.setdefault(index, DeliveredIds())
-                    yield from self._page_records(*item, report, ids)
+                    window_ids = delivered.setdefault(index, DeliveredIds())
+                    yield from self._page_records(*item, report, window_ids)
                 del item  # the page is not kept while the next one is awaited
         self.logger.info(
             "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "

@@ -1,4 +1,4 @@
-"""Reading answers: bodies in large pieces, errors in one line (status, `{code, message}`)."""
+"""Reading answers: bodies in one piece, errors in one line (status, `{code, message}`)."""
 
 from __future__ import annotations
 

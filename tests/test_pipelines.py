@@ -84,9 +84,15 @@ class Meltano:
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> str:
         """Run `meltano ARGS` and return its stdout; fail the test with its log if it fails."""
+        return self.command(BIN / "meltano", *args, env=env)
+
+    def command(
+        self, *argv: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None
+    ) -> str:
+        """Run `argv` in the project's environment and return its stdout, or fail the test."""
         done = subprocess.run(
-            [str(BIN / "meltano"), *args],
-            cwd=REPO,
+            [str(arg) for arg in argv],
+            cwd=cwd,
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
@@ -94,9 +100,8 @@ class Meltano:
             check=False,
         )
         if done.returncode:
-            pytest.fail(
-                f"meltano {' '.join(args)} exited {done.returncode}:\n{done.stderr[-6000:]}"
-            )
+            command = " ".join(str(arg) for arg in argv)
+            pytest.fail(f"{command} exited {done.returncode}:\n{done.stderr[-6000:]}")
         return done.stdout
 
     def run(self, state_id_suffix: str, *blocks: str, env: dict[str, str]) -> None:
@@ -257,16 +262,16 @@ def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path)
     with fake.serve() as url:
         settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
         tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
-        done = subprocess.run(
-            ["bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_CSV, target_config],
+        meltano.command(
+            "bash",
+            "-c",
+            pipe,
+            BIN / "tap-crescendo",
+            tap_config,
+            TARGET_CSV,
+            target_config,
             cwd=tmp_path,
-            env=meltano.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
         )
-    assert done.returncode == 0, done.stderr[-6000:]
 
     with (tmp_path / "out/bot_conversations.csv").open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
@@ -345,18 +350,9 @@ def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_names_and_emails(
 
 def test_demo_serves_the_fake_and_lands_csv(meltano: Meltano, tmp_path: Path) -> None:
     options = ("--rows", "120", "--port", "0", "--output", str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_crescendo.demo", *options],
-        cwd=REPO,
-        env=meltano.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    printed = meltano.command(sys.executable, "-m", "tap_crescendo.demo", *options).splitlines()
 
-    assert done.returncode == 0, done.stderr[-6000:]
-    assert f"  {tmp_path / 'bot_conversations.csv'}: 120 rows" in done.stdout.splitlines()
-    assert f"  {tmp_path / 'voc_conversations.csv'}: 60 rows" in done.stdout.splitlines()
+    assert f"  {tmp_path / 'bot_conversations.csv'}: 120 rows" in printed
+    assert f"  {tmp_path / 'voc_conversations.csv'}: 60 rows" in printed
     with (tmp_path / "bot_conversations.csv").open(newline="", encoding="utf-8") as file:
         assert sum(1 for _ in csv.DictReader(file)) == 120
