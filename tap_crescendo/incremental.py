@@ -7,14 +7,15 @@ import typing as t
 from datetime import datetime, timezone
 from functools import cached_property
 
+import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.client import CrescendoStream
+from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected
-from tap_crescendo.normalize import normalize_record
 from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
-from tap_crescendo.pagination import decode_row, split_rows
+from tap_crescendo.pagination import out_of_contract, split_rows
 from tap_crescendo.sdk_seams import WindowCheckpoints
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
@@ -38,7 +39,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_crescendo.normalize import Conversion
     from tap_crescendo.pagination import Page
 
 MS_PER_HOUR = 3_600_000
@@ -48,10 +48,10 @@ MS_PER_MINUTE = 60_000
 class IncrementalExport(WindowCheckpoints, CrescendoStream):
     """An export read window by window; its bookmark is the newest start delivered."""
 
-    #: Records are given one type per field by `conversions`; the SDK need not redo it.
+    #: Records match the schema when decoded (`RecordContract`); the SDK need not redo it.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    #: Fields the API sends in more than one type, and how each is made one.
-    conversions: t.ClassVar[Mapping[str, Conversion]] = {}
+    #: Fields the API documents with a second type beside the schema's (see `RecordContract`).
+    documented_unions: t.ClassVar[Mapping[str, str]] = {}
     #: An integer epoch-ms twin of the replication key, cheaper to compare, if any.
     start_ms_field: t.ClassVar[str | None] = None
 
@@ -98,13 +98,14 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                 del item  # the page is not kept while the next one is awaited
         self.logger.info(
             "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
-            "`total` differed from the rows received",
+            "`total` differed from the rows received; %d rows with fields the schema lacks",
             self.name,
             sum(report.delivered for report in reports),
             len(windows),
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
             sum(report.total != report.received for report in reports),
+            self.undocumented.rows,
         )
 
     def sync_span(self, bookmark: datetime | None) -> tuple[int, int]:
@@ -127,6 +128,16 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
     def replication_key_name(self) -> str:
         """The replication key, which every Crescendo stream has."""
         return str(self.replication_key)
+
+    @cached_property
+    def contract(self) -> RecordContract:
+        """The decoder that makes every row a record matching this stream's schema."""
+        return RecordContract(self.schema, self.documented_unions)
+
+    @cached_property
+    def undocumented(self) -> UndocumentedFields:
+        """The fields the API sent that the schema lacks, this run."""
+        return UndocumentedFields()
 
     @cached_property
     def window_size_ms(self) -> int:
@@ -185,7 +196,7 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
         report: WindowReport,
         delivered: DeliveredIds,
     ) -> Iterator[dict[str, t.Any]]:
-        """Yield a page's records, normalized, but those a restarted window already sent."""
+        """Yield a page's records, strictly typed, but those a restarted window already sent."""
         rows = split_rows(page, response)
         if report.total is None:
             report.total = page.total
@@ -193,8 +204,7 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
         self.extracted_at = datetime.now(timezone.utc)
         seen, ids = delivered.seen, []
         for index, row in enumerate(rows):
-            record = decode_row(row, response, index)
-            self._normalize(record, response)
+            record = self._decode(row, response, index)
             report.newest = later(report.newest, self.start_of(record))
             record_id = record.get("ID")
             if seen is not None and record_id is not None and record_id in seen:
@@ -215,10 +225,26 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                 report.received,
             )
 
-    def _normalize(self, record: dict[str, t.Any], response: requests.Response) -> None:
-        """Give each field of a record its one stable type, or stop with a clear line."""
+    def _decode(
+        self, row: msgspec.Raw, response: requests.Response, index: int
+    ) -> dict[str, t.Any]:
+        """Decode row `index` of a page into a strict record; report fields the schema lacks."""
         try:
-            normalize_record(record, self.conversions)
-        except ValueError as error:
-            msg = f"Record {record.get('ID')!r} from {response.request.path_url}: {error}"
+            record, undocumented = self.contract.decode(row)
+        except FieldMismatch as error:
+            msg = (
+                f"Stream '{self.name}', record {error.record_id!r} "
+                f"(from {response.request.path_url}): {error}"
+            )
             raise APIError(msg) from None
+        except msgspec.DecodeError as error:
+            raise out_of_contract(response, error, at=f"$.data[{index}]") from None
+        if undocumented:
+            new = self.undocumented.note(undocumented)
+            if new:
+                self.logger.warning(
+                    "The API sent fields that the schema of %s lacks: %s; they are not extracted",
+                    self.name,
+                    ", ".join(new),
+                )
+        return record

@@ -39,7 +39,6 @@ class Page(msgspec.Struct):
 
 _page_decoder = msgspec.json.Decoder(Page)
 _rows_decoder = msgspec.json.Decoder(list[msgspec.Raw])
-_row_decoder = msgspec.json.Decoder(dict[str, t.Any])
 
 
 def decode_page(response: requests.Response) -> Page:
@@ -47,29 +46,21 @@ def decode_page(response: requests.Response) -> Page:
     try:
         return _page_decoder.decode(response.content)
     except msgspec.DecodeError as error:
-        raise _out_of_contract(response, error) from None
+        raise out_of_contract(response, error) from None
 
 
 def split_rows(page: Page, response: requests.Response) -> list[msgspec.Raw]:
     """Split a page's `data` into its rows, each still undecoded, or raise `APIError`.
 
-    Rows are decoded one at a time (`decode_row`), so a page never exists twice.
+    Rows are decoded one at a time (`RecordContract.decode`), so a page never exists twice.
     """
     try:
         return _rows_decoder.decode(page.data)
     except msgspec.DecodeError as error:
-        raise _out_of_contract(response, error, at="$.data") from None
+        raise out_of_contract(response, error, at="$.data") from None
 
 
-def decode_row(row: msgspec.Raw, response: requests.Response, index: int) -> dict[str, t.Any]:
-    """Decode row `index` of a page, or raise `APIError` naming the request."""
-    try:
-        return _row_decoder.decode(row)
-    except msgspec.DecodeError as error:
-        raise _out_of_contract(response, error, at=f"$.data[{index}]") from None
-
-
-def _out_of_contract(
+def out_of_contract(
     response: requests.Response, error: msgspec.DecodeError, *, at: str = "$"
 ) -> APIError:
     """The error for a 200 whose body breaks the contract."""

@@ -43,7 +43,7 @@ class WindowCheckpoints(Stream):
         """Tell whether RECORD lines can skip the SDK's per-record pruning and conformance.
 
         True when the catalog selects every property (the usual case), records are
-        normalized per field (`TYPE_CONFORMANCE_LEVEL` NONE) and our writer is in use.
+        match the schema when decoded (`TYPE_CONFORMANCE_LEVEL` NONE) and our writer is in use.
         """
         every_property = all(
             self.mask.get(("properties", name), True) for name in self.schema["properties"]

@@ -7,7 +7,6 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_crescendo.incremental import IncrementalExport
-from tap_crescendo.normalize import as_number, as_text, as_text_list
 
 
 def _text(name: str, **kwargs: t.Any) -> th.Property[t.Any]:
@@ -47,12 +46,7 @@ class BotConversationsStream(IncrementalExport):
     export_paths = ("botconv", "assistant/conversations")
     replication_key = "DatetimeUTC"
     start_ms_field = "Datetime"
-    conversions: t.ClassVar = {
-        "AgentId": as_text,
-        "ticketId": as_text,
-        "Media": as_text_list,
-        "CSat": as_number,
-    }
+    documented_unions: t.ClassVar = {"AgentId": "integer", "ticketId": "integer", "Media": "string"}
     schema = th.PropertiesList(
         _text("ID", required=True, description="Conversation id."),
         _text("TenantID", required=True),
@@ -119,14 +113,12 @@ class VocConversationsStream(IncrementalExport):
     name = "voc_conversations"
     export_paths = ("vocconv", "voc/conversations")
     replication_key = "Datetime"
-    conversions: t.ClassVar = {
-        "AgentId": as_text,
-        "CustomerId": as_text,
-        "TicketId": as_text,
-        "Groups": as_text_list,
-        "Tags": as_text_list,
-        "CSat": as_number,
-        "Sentiment": as_number,
+    documented_unions: t.ClassVar = {
+        "AgentId": "integer",
+        "CustomerId": "integer",
+        "TicketId": "integer",
+        "Groups": "string",
+        "Tags": "string",
     }
     schema = th.PropertiesList(
         _text("ID", description="Conversation id."),

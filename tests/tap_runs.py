@@ -10,6 +10,8 @@ import typing as t
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 
+import jsonschema
+
 from tap_crescendo.errors import CrescendoError
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
@@ -72,6 +74,25 @@ class Sync:
         """The bookmark of the last STATE."""
         value: str | None = self.states[-1]["bookmarks"][stream].get("replication_key_value")
         return value
+
+
+def strict_problems(messages: list[dict[str, t.Any]]) -> list[str]:
+    """Each way a RECORD breaks its stream's SCHEMA, with no property beyond it allowed."""
+    validators: dict[str, jsonschema.Draft7Validator] = {}
+    problems = []
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            strict = {**message["schema"], "additionalProperties": False}
+            validators[message["stream"]] = jsonschema.Draft7Validator(
+                strict, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+            )
+        elif message["type"] == "RECORD":
+            validator = validators[message["stream"]]
+            problems += [
+                f"{message['stream']} {message['record'].get('ID')}: {error.message}"
+                for error in validator.iter_errors(message["record"])
+            ]
+    return problems
 
 
 def parse_messages(text: str) -> list[dict[str, t.Any]]:

@@ -35,6 +35,8 @@ TARGET_CSV = REPO / ".meltano/loaders/target-csv/venv/bin/target-csv"
 #: Variables of the caller's shell that would change what Meltano or the plugins do.
 FOREIGN_ENV = ("MELTANO_", "TAP_CRESCENDO", "TARGET_", "CRESCENDO_")
 KEY, TENANT = "pipeline-key", "tenant-alpha"
+#: meltano.yml turns target-postgres's record validation off; some tests turn it back on.
+VALIDATING = {"TARGET_POSTGRES_VALIDATE_RECORDS": "true"}
 START, END = "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"
 FIRST_DAY_MS = to_epoch_ms(parse_timestamp(START))
 DAY_MS = 86_400_000
@@ -318,13 +320,15 @@ def test_each_tenant_extractor_loads_its_own_schema(
     }
 
 
-def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_names_and_emails(
+def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_with_a_secret_salt(
     meltano: Meltano, postgres: Postgres, database: str
 ) -> None:
     sent = rows(60, days=(0, 10), seed=5)
-    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent})
+    voc = generate_voc_rows(30, start_ms=FIRST_DAY_MS, end_ms=FIRST_DAY_MS + 10 * DAY_MS, seed=5)
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent}, voc_rows={TENANT: voc})
+    salt = "pipeline-salt-7d1e"
     with fake.serve() as url:
-        env = tap_env(url) | target_env(postgres, database)
+        env = tap_env(url) | target_env(postgres, database) | {"CRESCENDO_PII_SALT": salt}
         meltano.run("pii", "tap-crescendo--pii-safe", "target-postgres", env=env)
 
     columns = postgres.query(
@@ -334,18 +338,60 @@ def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_names_and_emails(
     )
     assert {"Contact Phone", "RemoteIp"}.isdisjoint(name for (name,) in columns)
     assert {"Contact Name", "Contact Email", "AgentName"} <= {name for (name,) in columns}
+
+    def salted(value: str | None) -> str | None:
+        return None if value is None else hashlib.sha256((salt + value).encode()).hexdigest()
+
     found = postgres.query(
         database,
         'SELECT "ID", "Contact Name", "Contact Email" FROM crescendo_pii_safe.bot_conversations',
     )
-
-    def md5(value: str | None) -> str | None:
-        return None if value is None else hashlib.md5(value.encode()).hexdigest()
-
     assert sorted(found) == sorted(
-        (row["ID"], md5(row["Contact Name"]), md5(row["Contact Email"])) for row in sent
+        (row["ID"], salted(row["Contact Name"]), salted(row["Contact Email"])) for row in sent
     )
     assert any(row["Contact Name"] is None for row in sent)
+    customers = postgres.query(
+        database,
+        'SELECT "ID", "CustomerName", "CustomerEmail" FROM crescendo_pii_safe.voc_conversations',
+    )
+    assert sorted(customers) == sorted(
+        (row["ID"], salted(row["CustomerName"]), salted(row["CustomerEmail"])) for row in voc
+    )
+
+
+def test_a_drifting_api_loads_into_postgres_and_csv_with_the_loaders_validating(
+    meltano: Meltano, postgres: Postgres, database: str, tmp_path: Path
+) -> None:
+    sent = rows(80, days=(0, 10), seed=9)
+    drifting = [{**row, "NewField": {"a": 1}, "BotName": 5} for row in sent]
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: drifting})
+    target_config = tmp_path / "target.json"
+    target_config.write_text(json.dumps({"output_path": str(tmp_path / "out")}))
+    tap_config = tmp_path / "config.json"
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database)
+        meltano.run("drift", "tap-crescendo", "target-postgres", env=env | VALIDATING)
+        settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
+        tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
+        pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
+        meltano.command(
+            "bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_CSV, target_config
+        )
+
+    expected = {row["ID"]: as_loaded(row) | {"BotName": "5"} for row in sent}
+    assert loaded(postgres, database, "tap_crescendo") == expected
+    columns = postgres.query(
+        database,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'tap_crescendo' AND table_name = 'bot_conversations'",
+    )
+    assert "NewField" not in {name for (name,) in columns}
+    with (tmp_path / "out/bot_conversations.csv").open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        written = list(reader)
+    assert reader.fieldnames == COLUMNS
+    assert sorted(line["ID"] for line in written) == sorted(expected)
+    assert {line["BotName"] for line in written} == {"5"}
 
 
 def test_demo_serves_the_fake_and_lands_csv(meltano: Meltano, tmp_path: Path) -> None:

@@ -1,0 +1,175 @@
+"""The record contract: what a row may hold, what it becomes, and the line when it cannot."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
+from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
+
+BOT = RecordContract(BotConversationsStream.schema, BotConversationsStream.documented_unions)
+VOC = RecordContract(VocConversationsStream.schema, VocConversationsStream.documented_unions)
+ROW: dict[str, t.Any] = {
+    "ID": "c-1",
+    "TenantID": "tenant-alpha",
+    "BotID": "bot-1",
+    "BotName": "Helper",
+    "Datetime": 1_790_000_000_000,
+    "EndDatetime": 1_790_000_080_000,
+    "DatetimeUTC": "2026-09-21T13:33:20Z",
+    "EndDatetimeUTC": "2026-09-21T13:34:40.5+02:00",
+    "Duration": 80,
+    "Escalated": False,
+    "CSat": 4.5,
+    "AgentId": "agent-7",
+    "Media": ["chat"],
+    "Contact Name": "Zoë",
+}
+
+
+def decode(row: dict[str, t.Any], contract: RecordContract = BOT) -> dict[str, t.Any]:
+    """The record a row becomes (failing the test if any field was undocumented)."""
+    record, undocumented = contract.decode(json.dumps(row).encode())
+    assert undocumented == []
+    return record
+
+
+def refusal(row: dict[str, t.Any], contract: RecordContract = BOT) -> str:
+    """The message refusing a row."""
+    with pytest.raises(FieldMismatch) as caught:
+        contract.decode(json.dumps(row).encode())
+    return str(caught.value)
+
+
+def test_a_row_in_contract_is_the_record_unchanged() -> None:
+    record = decode(ROW)
+
+    assert record == ROW
+    assert (type(record["CSat"]), type(record["Datetime"])) == (float, int)
+
+
+def test_a_field_left_out_by_the_api_stays_out_and_null_stays_null() -> None:
+    assert "Summary" not in decode(ROW)
+    assert decode({**ROW, "Summary": None})["Summary"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "delivered"),
+    [
+        pytest.param("AgentId", 17, "17", id="documented-integer-id"),
+        pytest.param("ticketId", 90210, "90210", id="documented-integer-ticket"),
+        pytest.param("Media", "chat", ["chat"], id="documented-single-media"),
+        pytest.param("CSat", 4, 4.0, id="integer-number"),
+        pytest.param("BotName", 5, "5", id="integer-in-any-string-field"),
+        pytest.param("Contact Phone", -12, "-12", id="negative-integer-string"),
+        pytest.param("AgentId", None, None, id="null-id"),
+    ],
+)
+def test_lossless_conversions(field: str, sent: t.Any, delivered: t.Any) -> None:
+    value = decode({**ROW, field: sent})[field]
+
+    assert (value, type(value)) == (delivered, type(delivered))
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "expected", "got"),
+    [
+        pytest.param("CSat", True, "a number or null", "true", id="boolean-is-not-a-number"),
+        pytest.param("Duration", "80", "an integer", '"80"', id="string-in-integer"),
+        pytest.param("Duration", None, "an integer", "null", id="null-in-non-nullable"),
+        pytest.param("Datetime", 1.5, "an integer or null", "1.5", id="float-in-integer"),
+        pytest.param("BotName", {"a": 1}, "a string or null", '{"a":1}', id="object-in-string"),
+        pytest.param("BotName", True, "a string or null", "true", id="boolean-in-string"),
+        pytest.param(
+            "DatetimeUTC",
+            "yesterday",
+            "a date-time string or null",
+            '"yesterday"',
+            id="malformed-date-time",
+        ),
+        pytest.param(
+            "DatetimeUTC",
+            "2026-13-01T00:00:00Z",
+            "a date-time string or null",
+            '"2026-13-01T00:00:00Z"',
+            id="month-13",
+        ),
+        pytest.param(
+            "DatetimeUTC",
+            1_790_000_000_000,
+            "a date-time string or null",
+            "1790000000000",
+            id="integer-is-not-a-date-time",
+        ),
+        pytest.param(
+            "Media", ["chat", 3], "an array of strings or null", '["chat",3]', id="list-item"
+        ),
+        pytest.param("Escalated", "yes", "a boolean or null", '"yes"', id="string-in-boolean"),
+    ],
+)
+def test_a_value_no_conversion_fits_names_field_expected_and_got(
+    field: str, sent: t.Any, expected: str, got: str
+) -> None:
+    assert refusal({**ROW, field: sent}) == f"field {field!r}: expected {expected}, got {got}"
+
+
+def test_a_required_field_missing_is_refused() -> None:
+    row = {name: value for name, value in ROW.items() if name != "BotName"}
+
+    assert refusal(row) == "field 'BotName': expected a string or null, got no such field"
+
+
+def test_a_long_value_is_quoted_cut_short() -> None:
+    message = refusal({**ROW, "Duration": "x" * 500})
+
+    assert message == f"field 'Duration': expected an integer, got \"{'x' * 76}..."
+
+
+def test_the_refusal_carries_the_record_id() -> None:
+    with pytest.raises(FieldMismatch) as caught:
+        BOT.decode(json.dumps({**ROW, "ID": "c-42", "Duration": "x"}).encode())
+
+    assert (caught.value.record_id, caught.value.field) == ("c-42", "Duration")
+
+
+def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
+    row = {**ROW, "NewField": {"a": 1}, "Sentiment": 0.4, "BotName": 5}
+
+    record, undocumented = BOT.decode(json.dumps(row).encode())
+
+    assert undocumented == ["NewField", "Sentiment"]
+    assert record == {**ROW, "BotName": "5"}
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "delivered"),
+    [
+        pytest.param("CustomerId", 9, "9", id="integer-customer-id"),
+        pytest.param("Groups", "vip", ["vip"], id="single-group"),
+        pytest.param("Sentiment", -1, -1.0, id="integer-sentiment"),
+        pytest.param("Datetime", "2026-10-01T12:00:00+02:00", "2026-10-01T12:00:00+02:00", id="tz"),
+        pytest.param("Problems", [{"x": [1, None]}], [{"x": [1, None]}], id="free-objects"),
+    ],
+)
+def test_voc_fields(field: str, sent: t.Any, delivered: t.Any) -> None:
+    record = decode({"ID": "v-1", field: sent}, VOC)
+
+    assert record == {"ID": "v-1", field: delivered}
+
+
+def test_a_voc_media_list_is_refused_its_schema_is_a_string() -> None:
+    assert refusal({"ID": "v-1", "Media": ["voice"]}, VOC) == (
+        "field 'Media': expected a string or null, got [\"voice\"]"
+    )
+
+
+def test_each_undocumented_field_is_new_once_and_every_row_with_one_counts() -> None:
+    seen = UndocumentedFields()
+
+    assert seen.note(["NewField"]) == ["NewField"]
+    assert seen.note(["NewField", "Other"]) == ["Other"]
+    assert seen.note(["Other"]) == []
+    assert (seen.rows, seen.names) == (3, {"NewField", "Other"})
