@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import sys
+import threading
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import quote
 
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import PageContext
 
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
+from tap_crescendo.network import send_options, tls_failure
 from tap_crescendo.pagination import CursorPaginator
 from tap_crescendo.responses import describe_error, read_body
 from tap_crescendo.retries import RetryPolicy
+from tap_crescendo.stopping import STOP
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -29,15 +32,28 @@ if t.TYPE_CHECKING:
 
 
 class CrescendoStream(RetryPolicy, RESTStream[str | None]):
-    """One reporting export, read window by window, each window to its last page."""
+    """One reporting export: its URL, its key, its requests and what their answers mean.
+
+    Thread safety: worker threads send requests at once. What they share is built in
+    `__init__`, before any thread starts (the session, the retrying sender, the pause), or,
+    for the export's path, changed only under `_path_lock` until a request has succeeded.
+    """
 
     primary_keys: t.ClassVar[list[str]] = ["ID"]
     #: The export's path below the tenant: the doc page's style, then the OpenAPI's.
     export_paths: t.ClassVar[tuple[str, str]]
-    #: Which of `export_paths` this run uses; it moves to the other on a first 404.
-    path_style = 0
-    #: Whether a request has succeeded, so a later 404 is not a path problem.
-    path_settled = False
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Build what the worker threads share before any of them starts."""
+        super().__init__(*args, **kwargs)
+        #: The path this run uses; it moves to the other documented one on a first 404.
+        self.export_path = self.export_paths[0]
+        #: Whether a request has succeeded, so the path is settled for the run.
+        self.path_settled = False
+        self._path_lock = threading.Lock()
+        self._send: t.Callable[[requests.PreparedRequest], requests.Response]
+        self._send = self.request_decorator(self._send_once)  # type: ignore[arg-type,assignment]
+        self.requests_session  # noqa: B018 (the SDK builds the session on first use)
 
     @property
     @override
@@ -49,8 +65,7 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
     def get_url(self, context: Context | None) -> str:
         """Return the export's URL, the tenant id encoded as one path segment."""
         tenant = quote(str(self.config["tenant_id"]), safe="")
-        export = self.export_paths[self.path_style]
-        return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{export}"
+        return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{self.export_path}"
 
     @property
     @override
@@ -84,7 +99,7 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Raise for any answer but 2xx: retriable for 429 and 5xx, else one clear line."""
+        """Pass answers below 400; raise retriable for 429 and 5xx, else one clear line."""
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
             return
@@ -112,31 +127,39 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         raise APIError(msg)
 
     def fetch_page(self, context: Context, cursor: str | None) -> requests.Response:
-        """Request one page; until one succeeds, a 404 moves to the other documented path."""
-        if self.path_settled:
+        """Request one page; until one succeeds, a 404 moves to the other documented path.
+
+        Until then requests go one at a time, so no worker sends to a path found wrong.
+        """
+        if not self.path_settled:
+            with self._path_lock:
+                if not self.path_settled:
+                    response = self._settle_path(context, cursor)
+                    self.path_settled = True
+                    return response
+        return self._fetch_once(context, cursor)
+
+    def _settle_path(self, context: Context, cursor: str | None) -> requests.Response:
+        """Request a page at the current path, or at the other one if the current is a 404."""
+        try:
             return self._fetch_once(context, cursor)
+        except PathNotFound:
+            tried = self.export_path
+        self.export_path = next(path for path in self.export_paths if path != tried)
+        self.logger.warning(
+            "Stream '%s': /%s answered 404; trying the other documented path, /%s",
+            self.name,
+            tried,
+            self.export_path,
+        )
         try:
             response = self._fetch_once(context, cursor)
-        except PathNotFound:
-            tried = self.export_paths[self.path_style]
-            self.path_style = 1 - self.path_style
-            self.logger.warning(
-                "Stream '%s': /%s answered 404; trying the other documented path, /%s",
-                self.name,
-                tried,
-                self.export_paths[self.path_style],
-            )
-            try:
-                response = self._fetch_once(context, cursor)
-            except PathNotFound as again:
-                msg = f"{again} (the other documented path, /{tried}, answered 404 too)"
-                raise APIError(msg) from None
-            self.logger.info(
-                "Stream '%s': served by /%s; using it for this run",
-                self.name,
-                self.export_paths[self.path_style],
-            )
-        self.path_settled = True
+        except PathNotFound as again:
+            msg = f"{again} (the other documented path, /{tried}, answered 404 too)"
+            raise APIError(msg) from None
+        self.logger.info(
+            "Stream '%s': served by /%s; using it for this run", self.name, self.export_path
+        )
         return response
 
     def _fetch_once(self, context: Context, cursor: str | None) -> requests.Response:
@@ -163,15 +186,46 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
             raise APIError(msg) from None
 
     @cached_property
-    def _send(self) -> t.Callable[[requests.PreparedRequest], requests.Response]:
-        """Send a prepared request with the SDK's retry policy."""
-        return self.request_decorator(self._send_once)  # type: ignore[arg-type,return-value]
+    def _send_options(self) -> dict[str, t.Any]:
+        """Proxies and CA bundle from the environment and settings (`Session.send` reads none)."""
+        return send_options(self.requests_session, self.url_base, self.config)
 
     def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """Send a prepared request once (after any Retry-After pause) and check its status."""
+        """Send a prepared request once (after any Retry-After pause) and check its status.
+
+        A TLS failure raises `APIError`, which the SDK's backoff does not retry; once the tap
+        is stopping, no request is sent.
+        """
         self.pause.wait()
-        response = self.requests_session.send(prepared, timeout=self.timeout, stream=True)
+        STOP.check()
+        try:
+            response = self.requests_session.send(
+                prepared, timeout=self.timeout, **self._send_options
+            )
+        except requests.exceptions.SSLError as error:
+            raise APIError(tls_failure(error, self.url_base, self.config)) from None
+        self._log_request_duration(response)
         with response:  # gives the connection back to the pool once the body is read
             self.validate_response(response)
             read_body(response)
         return response
+
+    def _log_request_duration(self, response: requests.Response) -> None:
+        """Write the SDK's `http_request_duration` METRIC for an answer, as SDK taps do."""
+        status = response.status_code
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=response.elapsed.total_seconds(),
+            tags={
+                metrics.Tag.STREAM: self.name,
+                metrics.Tag.ENDPOINT: f"/api/v1/reporting/tenants/{{tenantId}}/{self.export_path}",
+                metrics.Tag.HTTP_STATUS_CODE: status,
+                metrics.Tag.STATUS: (
+                    metrics.Status.SUCCEEDED
+                    if status < HTTPStatus.BAD_REQUEST
+                    else metrics.Status.FAILED
+                ),
+            },
+        )
+        metrics.log(self.metrics_logger, point)

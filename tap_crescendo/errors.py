@@ -1,7 +1,8 @@
 """Errors the tap reports to a person, each printed as one line without a traceback.
 
     CrescendoError              a problem the user can act on
-      ├── ConfigError           a setting is missing or wrong
+      ├── ConfigError           a setting (or the variable that sets it) is missing or wrong
+      ├── InputFileError        a --config, --state or --catalog file cannot be read as JSON
       ├── StateError            the STATE given with --state cannot be resumed from
       └── APIError              the API refused a request or answered out of contract
             ├── CursorRejected  the API refused a cursor (expired or invalid)
@@ -20,7 +21,11 @@ class CrescendoError(Exception):
 
 
 class ConfigError(CrescendoError):
-    """A setting is missing or wrong."""
+    """A setting (or the variable that sets it) is missing or wrong."""
+
+
+class InputFileError(CrescendoError):
+    """A --config, --state or --catalog file is missing, unreadable, not JSON or not an object."""
 
 
 class StateError(CrescendoError):

@@ -14,19 +14,13 @@ from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected
-from tap_crescendo.page_feed import WINDOW_DONE, PageFeed, WindowDone
+from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
 from tap_crescendo.pagination import out_of_contract, split_rows
-from tap_crescendo.sdk_seams import WindowCheckpoints
+from tap_crescendo.progress import SyncProgress
+from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import (
-    CompletedPrefix,
-    DeliveredIds,
-    Window,
-    WindowReport,
-    later,
-    split_span,
-)
+from tap_crescendo.windows import WindowProgress, later, newest_start, split_span
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,13 +33,15 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_crescendo.page_feed import WindowEvent
     from tap_crescendo.pagination import Page
+    from tap_crescendo.windows import Window
 
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
 
 
-class IncrementalExport(WindowCheckpoints, CrescendoStream):
+class IncrementalExport(LeanRecordStream, CrescendoStream):
     """An export read window by window; its bookmark is the newest start delivered."""
 
     #: Records match the schema when decoded (`RecordContract`); the SDK need not redo it.
@@ -57,54 +53,60 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Read the span's windows (up to `max_parallel_windows` at once) and checkpoint.
+        """Read the span's windows, up to `max_parallel_windows` at once, and checkpoint.
 
-        The bookmark moves only over the run of completed windows from the first one.
+        Each window's progress is one `WindowProgress`. The bookmark moves only over the
+        windows complete from the first one on (`WindowDone.completes`), never backwards.
         """
         bookmark = read_bookmark(self.tap_state, self.name, self.replication_key_name)
         start_ms, end_ms = self.sync_span(bookmark)
         bookmark_ms = to_epoch_ms(bookmark) if bookmark else None
-        windows = list(split_span(start_ms, end_ms, self.window_size_ms))
+        windows = [WindowProgress(w) for w in split_span(start_ms, end_ms, self.window_size_ms)]
+        self._log_start(start_ms, end_ms, len(windows))
+        progress = SyncProgress(self.name, len(windows), self.logger)
+        workers = self.config["max_parallel_windows"]
+        with PageFeed(self.window_pages, [w.window for w in windows], workers=workers) as feed:
+            for event in feed:
+                window = windows[event.window]
+                if isinstance(event, PageArrived):
+                    yield from self._page_records(event.page, event.response, window)
+                elif isinstance(event, WindowRestarted):
+                    window.restart()
+                else:
+                    window.finish()
+                    self._warn_if_total_differs(window)
+                    progress.window_done(sum(w.delivered for w in windows))
+                    newest = newest_start(windows[index] for index in event.completes)
+                    if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
+                        bookmark_ms = newest[0]
+                        self.checkpoint(newest[1])
+                del event  # the page is not kept while the next one is awaited
+        self._log_summary(start_ms, end_ms, windows)
+
+    def _log_start(self, start_ms: int, end_ms: int, count: int) -> None:
+        """Say what the sync reads."""
         self.logger.info(
             "Stream '%s': reading [%s, %s) in %d windows of %d h, %d at a time (bookmark: %s)",
             self.name,
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
-            len(windows),
+            count,
             self.config["window_size_hours"],
             self.config["max_parallel_windows"],
             self.stream_state.get("replication_key_value") or "none",
         )
-        reports = [WindowReport() for _ in windows]
-        delivered: dict[int, DeliveredIds] = {}
-        completed = CompletedPrefix(len(windows))
-        feed = PageFeed(self.window_pages, windows, workers=self.config["max_parallel_windows"])
-        with feed:
-            for index, item in feed:
-                report = reports[index]
-                if item is WINDOW_DONE:
-                    self._warn_if_incomplete(windows[index], report)
-                    delivered.pop(index, None)
-                    newest = completed.complete(index, report.newest)
-                    if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
-                        bookmark_ms = newest[0]
-                        self.checkpoint(newest[1])
-                elif item is None:
-                    report.total, report.received = None, 0
-                    delivered.setdefault(index, DeliveredIds()).restart()
-                elif not isinstance(item, WindowDone):
-                    window_ids = delivered.setdefault(index, DeliveredIds())
-                    yield from self._page_records(*item, report, window_ids)
-                del item  # the page is not kept while the next one is awaited
+
+    def _log_summary(self, start_ms: int, end_ms: int, windows: list[WindowProgress]) -> None:
+        """Say what the sync read: records, windows, and what did not add up."""
         self.logger.info(
             "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
             "`total` differed from the rows received; %d rows with fields the schema lacks",
             self.name,
-            sum(report.delivered for report in reports),
+            sum(window.delivered for window in windows),
             len(windows),
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
-            sum(report.total != report.received for report in reports),
+            sum(window.total_differs for window in windows),
             self.undocumented.rows,
         )
 
@@ -161,10 +163,10 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
             millis = to_epoch_ms(parse_timestamp(value))
         return millis, value
 
-    def window_pages(self, window: Window) -> Iterator[tuple[Page, requests.Response] | None]:
-        """Yield a window's pages, following its cursor; a refused cursor restarts it once.
+    def window_pages(self, index: int, window: Window) -> Iterator[WindowEvent]:
+        """Yield window `index`'s pages, following its cursor; a refused cursor restarts it once.
 
-        Runs on a worker thread. `None` marks the restart: the pages start over.
+        Runs on a worker thread.
         """
         context = {"from": window.start_ms, "to": window.end_ms}
         for attempt in (1, 2):
@@ -174,7 +176,7 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                     response = self.fetch_page(context, paginator.current_value)
                     page = paginator.page_of(response)
                     paginator.advance(response)
-                    yield page, response
+                    yield PageArrived(index, page, response)
             except CursorRejected as error:
                 if attempt == 2:
                     msg = f"{error}, again after restarting window {window}; run the tap again"
@@ -185,44 +187,40 @@ class IncrementalExport(WindowCheckpoints, CrescendoStream):
                     error,
                     window,
                 )
-                yield None
+                yield WindowRestarted(index)
             else:
                 return
 
     def _page_records(
-        self,
-        page: Page,
-        response: requests.Response,
-        report: WindowReport,
-        delivered: DeliveredIds,
+        self, page: Page, response: requests.Response, window: WindowProgress
     ) -> Iterator[dict[str, t.Any]]:
         """Yield a page's records, strictly typed, but those a restarted window already sent."""
         rows = split_rows(page, response)
-        if report.total is None:
-            report.total = page.total
-        report.received += len(rows)
+        if window.total is None:
+            window.total = page.total
+        window.received += len(rows)
         self.extracted_at = datetime.now(timezone.utc)
-        seen, ids = delivered.seen, []
+        seen, ids = window.ids.seen, []
         for index, row in enumerate(rows):
             record = self._decode(row, response, index)
-            report.newest = later(report.newest, self.start_of(record))
+            window.newest = later(window.newest, self.start_of(record))
             record_id = record.get("ID")
             if seen is not None and record_id is not None and record_id in seen:
                 continue
             ids.append(record_id)
-            report.delivered += 1
+            window.delivered += 1
             yield record
-        delivered.add_page(ids)
+        window.ids.add_page(ids)
 
-    def _warn_if_incomplete(self, window: Window, report: WindowReport) -> None:
+    def _warn_if_total_differs(self, window: WindowProgress) -> None:
         """Warn when a window's `total` differs from the rows received."""
-        if report.total != report.received:
+        if window.total_differs:
             self.logger.warning(
                 "Stream '%s', window %s: the API reported total=%s but %d rows were received",
                 self.name,
-                window,
-                report.total,
-                report.received,
+                window.window,
+                window.total,
+                window.received,
             )
 
     def _decode(

@@ -1,24 +1,74 @@
-"""Reading windows on worker threads while the caller writes what has arrived."""
+"""Reading windows on worker threads while the caller writes what has arrived.
+
+The feed's events, in the order a window sees them: `PageArrived` (many), `WindowRestarted`
+(after an expired cursor; the pages start over), `WindowDone`. A worker's error is raised
+to the caller instead.
+"""
 
 from __future__ import annotations
 
 import threading
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tap_crescendo.stopping import POLL_SECONDS, STOP, StopRequested
+from tap_crescendo.windows import CompletedPrefix
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from types import TracebackType
 
+    import requests
+
+    from tap_crescendo.pagination import Page
+    from tap_crescendo.windows import Window
+
 T = t.TypeVar("T")
-W = t.TypeVar("W")
 
 
+@dataclass(frozen=True)
+class PageArrived:
+    """A page of window `window` arrived."""
+
+    window: int
+    page: Page
+    response: requests.Response
+
+
+@dataclass(frozen=True)
+class WindowRestarted:
+    """Window `window` is read again from its first page: its pages start over."""
+
+    window: int
+
+
+@dataclass(frozen=True)
 class WindowDone:
-    """Marks that every item of a window has been fed."""
+    """Window `window` was read to its last page."""
+
+    window: int
+    #: The windows complete from the first one on now, and not before this one was done.
+    completes: range
 
 
-WINDOW_DONE = WindowDone()
+@dataclass(frozen=True)
+class _WindowRead:
+    """A worker handed over every page of window `window`."""
+
+    window: int
+
+
+@dataclass(frozen=True)
+class _WindowFailed:
+    """A worker's reading of window `window` failed with `error`."""
+
+    window: int
+    error: BaseException
+
+
+FeedEvent: t.TypeAlias = "PageArrived | WindowRestarted | WindowDone"
+WindowEvent: t.TypeAlias = "PageArrived | WindowRestarted"
 
 
 class Handoff(t.Generic[T]):
@@ -45,10 +95,12 @@ class Handoff(t.Generic[T]):
             return not self._stopped
 
     def take(self) -> T:
-        """Wait for an item and take it."""
+        """Wait for an item and take it; raise `StopRequested` instead once the tap stops."""
         with self._changed:
+            STOP.check()
             while self._given == self._taken:
-                self._changed.wait()
+                self._changed.wait(POLL_SECONDS)
+                STOP.check()
             item, self._item = self._item, None
             self._taken += 1
             self._changed.notify_all()
@@ -61,36 +113,35 @@ class Handoff(t.Generic[T]):
             self._changed.notify_all()
 
 
-class PageFeed(t.Generic[W, T]):
-    """Runs `produce(window)` for up to `workers` windows at once, in window order.
+class PageFeed:
+    """Runs `read(index, window)` for up to `workers` windows at once, in window order.
 
     The first window runs alone, so a refused key or a wrong URL costs one request.
     No window starts `workers` or more past the first incomplete one, so a crash
     re-reads at most `workers` windows.
 
-    Iterating yields `(window index, item)` as items arrive, then `(index, WINDOW_DONE)`
-    once a window is exhausted. A worker fetches its next item only once the caller has
-    taken the last one, so at most `workers + 1` items exist at once; with one worker
-    the next item is fetched while the caller writes the current one. The first error
-    of a worker is raised to the caller.
+    Iterating yields each window's events as they arrive, then its `WindowDone`. A worker
+    reads its next page only once the caller has taken the last one, so at most
+    `workers + 1` pages exist at once; with one worker the next page is fetched while the
+    caller writes the current one. The first error of a worker is raised to the caller.
     """
 
     def __init__(
         self,
-        produce: Callable[[W], Iterator[T]],
-        windows: Sequence[W],
+        read: Callable[[int, Window], Iterator[WindowEvent]],
+        windows: Sequence[Window],
         *,
         workers: int,
     ) -> None:
-        self._produce = produce
+        self._read = read
         self._windows = windows
-        self._handoff: Handoff[tuple[int, T | WindowDone | BaseException]] = Handoff()
+        self._handoff: Handoff[WindowEvent | _WindowRead | _WindowFailed] = Handoff()
         self._workers = workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="crescendo-window")
-        self._done = [False] * len(windows)
-        self._prefix = self._started = 0
+        self._completed = CompletedPrefix(len(windows))
+        self._started = 0
 
-    def __enter__(self) -> PageFeed[W, T]:
+    def __enter__(self) -> PageFeed:
         """Start reading the first window; the others start once it is done."""
         if self._windows:
             self._pool.submit(self._run, 0, self._windows[0])
@@ -103,39 +154,42 @@ class PageFeed(t.Generic[W, T]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop the workers (each finishes at most the request it is in) and wait for them."""
-        self._handoff.stop()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers (each finishes at most the request it is in) and wait for them.
 
-    def __iter__(self) -> Iterator[tuple[int, T | WindowDone]]:
-        """Yield items as they arrive, until every window is done."""
+        A stopping tap does not wait: it exits without the requests in flight.
+        """
+        self._handoff.stop()
+        self._pool.shutdown(wait=not isinstance(exc, StopRequested), cancel_futures=True)
+
+    def __iter__(self) -> Iterator[FeedEvent]:
+        """Yield events as they arrive, until every window is done."""
         remaining = len(self._windows)
         while remaining:
-            index, item = self._handoff.take()
-            if isinstance(item, BaseException):
-                raise item
-            if item is WINDOW_DONE:
+            event = self._handoff.take()
+            if isinstance(event, _WindowFailed):
+                raise event.error
+            if isinstance(event, _WindowRead):
                 remaining -= 1
-                self._start_more(index)
-            yield index, item
-            del item  # the page is not kept while the next one is awaited
+                completes = self._completed.complete(event.window)
+                self._start_more()
+                yield WindowDone(event.window, completes)
+            else:
+                yield event
+            del event  # the page is not kept while the next one is awaited
 
-    def _start_more(self, done: int) -> None:
-        """Note a window done; start windows up to `workers` past the completed prefix."""
-        self._done[done] = True
-        while self._prefix < len(self._windows) and self._done[self._prefix]:
-            self._prefix += 1
-        limit = min(len(self._windows), self._prefix + self._workers)
+    def _start_more(self) -> None:
+        """Start windows up to `workers` past the completed prefix."""
+        limit = min(len(self._windows), self._completed.length + self._workers)
         while self._started < limit:
             self._pool.submit(self._run, self._started, self._windows[self._started])
             self._started += 1
 
-    def _run(self, index: int, window: W) -> None:
-        """Feed one window's items, then its end; feed an error instead if one occurs."""
+    def _run(self, index: int, window: Window) -> None:
+        """Hand over one window's events, then its end; hand over an error if one occurs."""
         try:
-            for item in self._produce(window):
-                if not self._handoff.give((index, item)):
+            for event in self._read(index, window):
+                if not self._handoff.give(event):
                     return
-            self._handoff.give((index, WINDOW_DONE))
+            self._handoff.give(_WindowRead(index))
         except BaseException as error:  # handed to the caller, who raises it
-            self._handoff.give((index, error))
+            self._handoff.give(_WindowFailed(index, error))

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 import typing as t
-from functools import cached_property
 
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
@@ -53,10 +52,10 @@ class RetryPolicy(RESTStream[t.Any]):
     #: The first wait, in seconds; each next one doubles it.
     backoff_base_seconds: t.ClassVar[float] = 1.0
 
-    @cached_property
-    def pause(self) -> SharedPause:
-        """The pause that every worker of this stream honours before each request."""
-        return SharedPause()
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Create the pause every worker honours before each request."""
+        super().__init__(*args, **kwargs)
+        self.pause = SharedPause()
 
     @override
     def backoff_max_tries(self) -> int:

@@ -28,11 +28,11 @@ if t.TYPE_CHECKING:
 NO_CONFORMANCE = TypeConformanceLevel.NONE
 
 
-class WindowCheckpoints(Stream):
-    """A stream whose bookmark moves per completed window, with a lean record path.
+class LeanRecordStream(Stream):
+    """A stream that writes RECORD lines straight from each record, with no per-record state.
 
-    The SDK would track unsorted records in `progress_markers` and promote them only
-    at the end of the run; our windows checkpoint themselves (see `incremental.py`).
+    The SDK would track unsorted records in `progress_markers` and promote them only at the
+    end of the run; the bookmark moves when a window completes instead (see `incremental.py`).
     """
 
     #: When the page being written was received: its records' `time_extracted`.

@@ -11,7 +11,9 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from tap_crescendo.bookmarks import check_state_shape, read_bookmark
+from tap_crescendo.command import CommandLine
 from tap_crescendo.errors import ConfigError
+from tap_crescendo.network import check_ca_bundle
 from tap_crescendo.settings import RANGE_SPANS, check_settings
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.writer import StateFlushingWriter
@@ -29,7 +31,7 @@ if t.TYPE_CHECKING:
 STREAM_TYPES: list[type[IncrementalExport]] = [BotConversationsStream, VocConversationsStream]
 
 
-class TapCrescendo(Tap):
+class TapCrescendo(CommandLine):
     """Extracts Crescendo AI's reporting exports."""
 
     name = "tap-crescendo"
@@ -143,6 +145,16 @@ class TapCrescendo(Tap):
             title="Max Retries",
             description="Retries of a request after a transient failure (429, 5xx, network).",
         ),
+        th.Property(
+            "ca_bundle",
+            th.StringType(min_length=1),
+            title="CA Bundle",
+            description=(
+                "Path to a PEM file of the CA certificates to trust instead of the usual ones, "
+                "e.g. a company proxy's that inspects TLS. REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE "
+                "and SSL_CERT_FILE work too; certificates are always verified."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, **kwargs: t.Any) -> None:
@@ -154,6 +166,7 @@ class TapCrescendo(Tap):
             raise ConfigError(f"Invalid settings: {problems}") from None
         if kwargs.get("validate_config", True):
             check_settings(self.config)
+            check_ca_bundle(self.config)
             for stream in self.streams.values():
                 read_bookmark(self.state, stream.name, str(stream.replication_key))
 

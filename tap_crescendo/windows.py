@@ -10,7 +10,7 @@ import msgspec
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,6 @@ def split_span(start_ms: int, end_ms: int, size_ms: int) -> Iterator[Window]:
         window_end = min(start_ms + size_ms, end_ms)
         yield Window(start_ms, window_end)
         start_ms = window_end
-
-
-@dataclass
-class WindowReport:
-    """What reading one window gave: the API's `total`, rows received and delivered."""
-
-    total: int | None = None
-    received: int = 0
-    delivered: int = 0
-    #: The newest start delivered, as (epoch ms, replication key value).
-    newest: tuple[int, str] | None = None
 
 
 @dataclass
@@ -72,25 +61,49 @@ class DeliveredIds:
             self.pages.clear()
 
 
+@dataclass
+class WindowProgress:
+    """One window's reading so far: what the API reported, what arrived, what was delivered."""
+
+    window: Window
+    #: The API's `total` for the window's query, once its first page arrived.
+    total: int | None = None
+    received: int = 0
+    delivered: int = 0
+    #: The newest start delivered, as (epoch ms, replication key value).
+    newest: tuple[int, str] | None = None
+    ids: DeliveredIds = field(default_factory=DeliveredIds)
+
+    @property
+    def total_differs(self) -> bool:
+        """Whether the API's `total` differs from the rows received."""
+        return self.total != self.received
+
+    def restart(self) -> None:
+        """The window is read again from its first page; what it delivered stays delivered."""
+        self.total, self.received = None, 0
+        self.ids.restart()
+
+    def finish(self) -> None:
+        """The window is read: the IDs it delivered are no longer needed."""
+        self.ids = DeliveredIds()
+
+
 class CompletedPrefix:
-    """Which windows are complete; a bookmark may cover only those from the first on."""
+    """Which windows are complete from the first one on: all that a bookmark may cover."""
 
     def __init__(self, count: int) -> None:
-        self._newest: list[tuple[int, str] | None] = [None] * count
         self._done = [False] * count
-        self._next = 0
-        self._prefix_newest: tuple[int, str] | None = None
+        #: How many windows, from the first, are complete.
+        self.length = 0
 
-    def complete(self, index: int, newest: tuple[int, str] | None) -> tuple[int, str] | None:
-        """Mark window `index` complete; return the prefix's newest start if the prefix grew."""
-        self._done[index], self._newest[index] = True, newest
-        grew = False
-        while self._next < len(self._done) and self._done[self._next]:
-            self._prefix_newest = later(self._prefix_newest, self._newest[self._next])
-            self._newest[self._next] = None
-            self._next += 1
-            grew = True
-        return self._prefix_newest if grew else None
+    def complete(self, index: int) -> range:
+        """Mark window `index` complete; return the windows the prefix grew over (maybe none)."""
+        self._done[index] = True
+        start = self.length
+        while self.length < len(self._done) and self._done[self.length]:
+            self.length += 1
+        return range(start, self.length)
 
 
 def later(
@@ -100,3 +113,11 @@ def later(
     if candidate is None or (current is not None and current[0] >= candidate[0]):
         return current
     return candidate
+
+
+def newest_start(windows: Iterable[WindowProgress]) -> tuple[int, str] | None:
+    """Return the newest start the windows delivered, if any."""
+    newest = None
+    for window in windows:
+        newest = later(newest, window.newest)
+    return newest

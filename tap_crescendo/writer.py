@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import StateMessage
+
+from tap_crescendo.stopping import STOP
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -21,6 +25,11 @@ if t.TYPE_CHECKING:
 
 #: Lines are gathered into writes of about this many bytes.
 CHUNK_BYTES = 256 * 1024
+#: Said when the target closes its end of the pipe.
+TARGET_GONE = (
+    "The target stopped reading the tap's output (broken pipe); "
+    "the next run resumes from the last STATE it received"
+)
 
 
 class StateFlushingWriter(MsgSpecWriter):
@@ -29,12 +38,19 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
+        #: The last STATE line sent, and whether lines were sent after it.
+        self._last_state = b""
+        self._sent_after_state = False
 
     @override
     def write_message(self, message: Message) -> None:
         """Add one message; send the lot after a STATE or once a chunk is full."""
-        self._pending += self.format_message(message)
-        if isinstance(message, StateMessage) or len(self._pending) >= CHUNK_BYTES:
+        line = self.format_message(message)
+        self._pending += line
+        if isinstance(message, StateMessage):
+            self._send()
+            self._last_state, self._sent_after_state = bytes(line), False
+        elif len(self._pending) >= CHUNK_BYTES:
             self._send()
 
     def write_record(
@@ -54,8 +70,30 @@ class StateFlushingWriter(MsgSpecWriter):
         if len(self._pending) >= CHUNK_BYTES:
             self._send()
 
-    def _send(self) -> None:
-        """Write and flush everything gathered."""
-        sys.stdout.buffer.write(self._pending)
-        sys.stdout.flush()
+    def end_at_last_state(self) -> None:
+        """Send nothing more, but the last STATE again if records went out after it."""
         self._pending.clear()
+        if self._sent_after_state and self._last_state:
+            self._pending += self._last_state
+            self._send()
+
+    def _send(self) -> None:
+        """Write and flush everything gathered; a closed output stops the tap."""
+        try:
+            sys.stdout.buffer.write(self._pending)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self._last_state = b""  # nothing more can reach the target
+            _discard_standard_output()
+            STOP.ask(TARGET_GONE, 1)
+            STOP.check()
+        self._pending.clear()
+        self._sent_after_state = True
+
+
+def _discard_standard_output() -> None:
+    """Point file descriptor 1 at /dev/null, so nothing fails writing to the closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -14,6 +14,9 @@ if t.TYPE_CHECKING:
     from tap_crescendo.fake_api import FakeCrescendo
     from tests.tap_runs import Command
 
+#: Each test runs the tap as a command.
+pytestmark = pytest.mark.slow
+
 
 def error_lines(command: Command) -> list[str]:
     """The ERROR log lines a run printed on stderr."""

@@ -231,6 +231,7 @@ def test_an_unusable_state_is_refused_before_any_request(
     assert fake.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parallel", [1, 4])
 def test_a_run_killed_mid_window_resumes_from_its_last_state_without_a_gap(
     tmp_path: Path, parallel: int

@@ -1,62 +1,198 @@
-"""Reading ahead on worker threads: how far ahead, and in what order."""
+"""Reading ahead on worker threads: how far ahead, in what order, and which events."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import typing as t
 
 import pytest
 
-from tap_crescendo.page_feed import WINDOW_DONE, PageFeed
+from tap_crescendo.page_feed import (
+    Handoff,
+    PageArrived,
+    PageFeed,
+    WindowDone,
+    WindowRestarted,
+)
+from tap_crescendo.windows import Window
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import requests
+
+    from tap_crescendo.page_feed import FeedEvent, WindowEvent
+    from tap_crescendo.pagination import Page
+
+DAYS = [Window(day * 10, day * 10 + 10) for day in range(4)]
+
+
+def arrived(index: int, label: str) -> PageArrived:
+    """A page event whose page is a label (the feed never looks inside pages)."""
+    return PageArrived(index, t.cast("Page", label), t.cast("requests.Response", None))
+
+
+def labels(events: list[FeedEvent], index: int) -> list[t.Any]:
+    """What window `index` saw, in order: page labels, "restart" and ("done", completes)."""
+    seen: list[t.Any] = []
+    for event in events:
+        if event.window != index:
+            continue
+        if isinstance(event, PageArrived):
+            seen.append(event.page)
+        elif isinstance(event, WindowRestarted):
+            seen.append("restart")
+        else:
+            seen.append(("done", event.completes))
+    return seen
 
 
 def test_one_worker_reads_one_page_ahead_of_the_writer_never_more() -> None:
     fetched: list[int] = []
 
-    def pages(window: str) -> Iterator[int]:
+    def pages(index: int, window: Window) -> Iterator[WindowEvent]:
         for page in range(1, 6):
             fetched.append(page)
-            yield page
+            yield arrived(index, str(page))
 
-    with PageFeed(pages, ["day-1"], workers=1) as feed:
-        for _, item in feed:
-            if item is not WINDOW_DONE:
-                assert isinstance(item, int)
-                assert max(fetched) <= item + 1
+    with PageFeed(pages, DAYS[:1], workers=1) as feed:
+        for event in feed:
+            if isinstance(event, PageArrived):
+                assert max(fetched) <= int(t.cast("str", event.page)) + 1
 
     assert fetched == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-def test_items_of_each_window_arrive_in_order_and_every_window_ends(workers: int) -> None:
-    windows = ["day-1", "day-2", "day-3", "day-4"]
+def test_events_of_each_window_arrive_in_order_and_every_window_ends(workers: int) -> None:
+    def pages(index: int, window: Window) -> Iterator[WindowEvent]:
+        yield arrived(index, f"{window.start_ms}/0")
+        if index == 1:
+            yield WindowRestarted(index)
+        yield from (arrived(index, f"{window.start_ms}/{page}") for page in (1, 2))
 
-    def pages(window: str) -> Iterator[str]:
-        yield from (f"{window}/{page}" for page in range(3))
+    with PageFeed(pages, DAYS, workers=workers) as feed:
+        events = list(feed)
 
-    with PageFeed(pages, windows, workers=workers) as feed:
-        items = list(feed)
-
-    for index, window in enumerate(windows):
-        assert [item for i, item in items if i == index] == [
-            f"{window}/0",
-            f"{window}/1",
-            f"{window}/2",
-            WINDOW_DONE,
+    for index, window in enumerate(DAYS):
+        restart = ["restart"] if index == 1 else []
+        pages_seen = [label for label in labels(events, index) if isinstance(label, str)]
+        assert pages_seen == [
+            f"{window.start_ms}/0",
+            *restart,
+            *(f"{window.start_ms}/{p}" for p in (1, 2)),
         ]
+        assert labels(events, index)[-1][0] == "done"
+    done = [event for event in events if isinstance(event, WindowDone)]
+    covered = [index for event in done for index in event.completes]
+    assert covered == [0, 1, 2, 3]
+
+
+def test_a_window_done_before_an_earlier_one_completes_nothing_until_that_one_is_done() -> None:
+    release = threading.Event()
+
+    def pages(index: int, window: Window) -> Iterator[WindowEvent]:
+        if index == 1:
+            assert release.wait(timeout=30)
+        yield arrived(index, "only")
+
+    done: list[WindowDone] = []
+    with PageFeed(pages, DAYS, workers=3) as feed:
+        for event in feed:
+            if isinstance(event, WindowDone):
+                done.append(event)
+                if {d.window for d in done} == {0, 2, 3}:
+                    release.set()
+
+    assert done[0] == WindowDone(0, range(1))
+    assert sorted(done[1:3], key=lambda d: d.window) == [
+        WindowDone(2, range(1, 1)),
+        WindowDone(3, range(1, 1)),
+    ]
+    assert done[3] == WindowDone(1, range(1, 4))
 
 
 def test_an_error_while_reading_reaches_the_writer() -> None:
-    def pages(window: str) -> Iterator[str]:
-        yield "first"
+    def pages(index: int, window: Window) -> Iterator[WindowEvent]:
+        yield arrived(index, "first")
         message = f"{window} failed"
         raise RuntimeError(message)
 
-    feed = PageFeed(pages, ["day-1", "day-2"], workers=2)
+    feed = PageFeed(pages, DAYS[:2], workers=2)
     with feed:
-        items = iter(feed)
-        assert next(items) == (0, "first")
-        with pytest.raises(RuntimeError, match="day-1 failed"):
-            next(items)
+        events = iter(feed)
+        assert next(events) == arrived(0, "first")
+        with pytest.raises(RuntimeError, match=r"failed"):
+            next(events)
+
+
+# Handing items over one at a time
+
+
+def give_in_thread(handoff: Handoff[str], item: str) -> tuple[threading.Thread, list[bool]]:
+    """Start a thread that gives `item`; the list gets what `give` returned."""
+    returned: list[bool] = []
+    thread = threading.Thread(target=lambda: returned.append(handoff.give(item)), daemon=True)
+    thread.start()
+    return thread, returned
+
+
+def wait_until_waiting_in_give(thread: threading.Thread) -> None:
+    """Return once `thread` waits inside `Handoff.give`; fail if it ends or takes 10 s."""
+    for _ in range(1000):
+        frame = sys._current_frames().get(t.cast("int", thread.ident))
+        caller = frame.f_back if frame is not None else None
+        if caller is not None and caller.f_code is Handoff.give.__code__:
+            return
+        thread.join(timeout=0.01)
+        assert thread.is_alive(), "the giver returned instead of waiting"
+    pytest.fail("the giver never waited in give()")
+
+
+def test_a_giver_gets_true_once_its_item_is_taken() -> None:
+    handoff: Handoff[str] = Handoff()
+    giver, returned = give_in_thread(handoff, "page")
+
+    taken = handoff.take()
+    giver.join(timeout=10)
+
+    assert taken == "page"
+    assert returned == [True]
+
+
+def test_stop_releases_a_giver_waiting_for_its_item_to_be_taken() -> None:
+    handoff: Handoff[str] = Handoff()
+    giver, returned = give_in_thread(handoff, "page")
+    wait_until_waiting_in_give(giver)
+
+    handoff.stop()
+    giver.join(timeout=10)
+
+    assert not giver.is_alive()
+    assert returned == [False]
+
+
+def test_stop_releases_a_giver_waiting_for_its_turn() -> None:
+    handoff: Handoff[str] = Handoff()
+    first, first_returned = give_in_thread(handoff, "first")
+    wait_until_waiting_in_give(first)
+    second, second_returned = give_in_thread(handoff, "second")
+    wait_until_waiting_in_give(second)
+
+    handoff.stop()
+    first.join(timeout=10)
+    second.join(timeout=10)
+
+    assert (first_returned, second_returned) == ([False], [False])
+
+
+def test_after_stop_give_returns_false_at_once() -> None:
+    handoff: Handoff[str] = Handoff()
+    handoff.stop()
+
+    giver, returned = give_in_thread(handoff, "late")
+    giver.join(timeout=10)
+
+    assert not giver.is_alive()
+    assert returned == [False]

@@ -34,6 +34,7 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RetryPolicy, "backoff_base_seconds", 0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("quick_backoff")
 @pytest.mark.parametrize("kind", TRANSIENT_FAULTS)
 def test_every_row_arrives_through_twenty_percent_faults_of_each_kind(
@@ -50,6 +51,7 @@ def test_every_row_arrives_through_twenty_percent_faults_of_each_kind(
     assert len(result.ids) == len(set(result.ids))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("quick_backoff")
 def test_every_row_arrives_through_twenty_percent_mixed_faults(
     fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
@@ -64,6 +66,7 @@ def test_every_row_arrives_through_twenty_percent_mixed_faults(
     assert len(faulted) >= 4
 
 
+@pytest.mark.slow
 def test_a_whole_run_under_faults_exits_zero(
     fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]], tmp_path: Path
 ) -> None:
@@ -78,6 +81,7 @@ def test_a_whole_run_under_faults_exits_zero(
     assert API_KEY not in command.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", [429, 503])
 def test_the_wait_after_retry_after_seconds_is_at_least_that_long(
     fake: FakeCrescendo, api_url: str, status: int
@@ -92,6 +96,7 @@ def test_the_wait_after_retry_after_seconds_is_at_least_that_long(
     assert second.received_at - first.received_at >= 2.0
 
 
+@pytest.mark.slow
 def test_the_wait_after_a_retry_after_http_date_reaches_that_date(
     fake: FakeCrescendo, api_url: str
 ) -> None:
@@ -146,6 +151,7 @@ def test_a_body_out_of_contract_stops_without_moving_the_bookmark(
     assert all(state == STATE for state in result.states)
 
 
+@pytest.mark.slow
 def test_a_total_that_disagrees_with_the_rows_is_a_warning_per_window(
     fake: FakeCrescendo, api_url: str, tmp_path: Path
 ) -> None:
@@ -170,6 +176,7 @@ def test_a_total_that_disagrees_with_the_rows_is_a_warning_per_window(
     )
 
 
+@pytest.mark.slow
 def test_a_retry_after_holds_back_every_parallel_window(
     fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
 ) -> None:

@@ -1,38 +1,22 @@
-"""The fake's fault hooks, over real HTTP on 127.0.0.1 with a session that never retries."""
+"""Fault hooks (`faults.py`): transient faults, scripted failures, malformed pages, totals."""
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
-import time
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
-from tap_crescendo.fake_api import (
-    MALFORMED_KINDS,
-    TRANSIENT_FAULTS,
-    FakeCrescendo,
-    generate_bot_rows,
-)
-from tests.local_servers import REPO, free_port, wait_until_answering
+from tap_crescendo.fake_api import MALFORMED_KINDS, TRANSIENT_FAULTS, FakeCrescendo
+from tests.fake_api.client import END_MS, KEY, START_MS, TENANT, ascending
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
-KEY = "fault-key"
-TENANT = "tenant-alpha"
-PATH = f"/api/v1/reporting/tenants/{TENANT}/botconv"
-START_MS = 1_790_812_800_000  # 2026-10-01T00:00:00Z
-END_MS = START_MS + 3 * 24 * 3_600_000
-ROWS = generate_bot_rows(30, start_ms=START_MS, end_ms=END_MS, seed=3, tenant_id=TENANT)
-OLDEST_FIRST = [row["ID"] for row in sorted(ROWS, key=lambda row: (row["Datetime"], row["ID"]))]
-# One page holding every row, so the body is the same each time (no cursor token in it).
+    from tests.fake_api.client import Api, Row
+
+# One page holding every row of `api`, so the body is the same each time (no cursor token in it).
 WHOLE = {"from": str(START_MS), "to": str(END_MS), "limit": "100"}
 JSON = "application/json"
 HTML = "text/html"
@@ -41,43 +25,20 @@ SIGN_IN_PAGE = (
 )
 
 
-def no_retries_session() -> requests.Session:
-    """A session that ignores proxy settings and makes exactly one try per request."""
-    session = requests.Session()
-    session.trust_env = False
-    session.mount("http://", HTTPAdapter(max_retries=0))
-    return session
-
-
-@dataclass
-class Api:
-    """A running fake and a session to call it with."""
-
-    fake: FakeCrescendo
-    url: str
-    session: requests.Session
-
-    def get(
-        self, params: dict[str, str] | None = None, *, path: str = PATH, timeout: float = 10
-    ) -> requests.Response:
-        """GET `path` with `params`, authenticated."""
-        return self.session.get(
-            self.url + path,
-            params=params,
-            headers={"Authorization": f"Bearer {KEY}"},
-            timeout=timeout,
-        )
-
-    def statuses(self, count: int, params: dict[str, str] | None = None) -> list[int]:
-        """The statuses of `count` requests for `params` (the whole span by default)."""
-        return [self.get(WHOLE if params is None else params).status_code for _ in range(count)]
+@pytest.fixture
+def few_rows(bot_sample: list[Row]) -> list[Row]:
+    """The first 30 sample rows: few enough for one page."""
+    return bot_sample[:30]
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: ROWS})
-    with fake.serve() as url, no_retries_session() as session:
-        yield Api(fake, url, session)
+def api(start_api: Callable[..., Api], few_rows: list[Row]) -> Api:
+    """A fake serving `few_rows`, and a client for it."""
+    return start_api(rows={TENANT: few_rows})
+
+
+def oldest_first(rows: list[Row]) -> list[str]:
+    return [row["ID"] for row in ascending(rows)]
 
 
 def ids(response: requests.Response) -> list[str]:
@@ -153,7 +114,7 @@ def test_retry_after_is_an_integer_when_whole_else_a_decimal(
 def test_rate_1_with_one_kind_fails_every_export_request(api: Api) -> None:
     api.fake.inject_faults(1.0, kinds=["503"])
 
-    assert api.statuses(8) == [503] * 8
+    assert api.statuses(8, WHOLE) == [503] * 8
     assert [r.status for r in api.fake.requests] == [503] * 8
 
 
@@ -165,11 +126,11 @@ def test_the_transient_faults_cover_the_documented_kinds() -> None:
 def test_a_seed_gives_the_same_fault_sequence_twice(api: Api) -> None:
     kinds = ["429", "500", "503"]
     api.fake.inject_faults(0.5, kinds=kinds, seed=7)
-    first = api.statuses(40)
+    first = api.statuses(40, WHOLE)
     api.fake.inject_faults(0.5, kinds=kinds, seed=7)
-    again = api.statuses(40)
+    again = api.statuses(40, WHOLE)
     api.fake.inject_faults(0.5, kinds=kinds, seed=8)
-    other_seed = api.statuses(40)
+    other_seed = api.statuses(40, WHOLE)
 
     assert again == first
     assert set(first) == {200, 429, 500, 503}
@@ -180,11 +141,13 @@ def test_a_rate_of_0_turns_the_faults_off(api: Api) -> None:
     api.fake.inject_faults(1.0, kinds=["500"])
     api.fake.inject_faults(0)
 
-    assert api.statuses(5) == [200] * 5
+    assert api.statuses(5, WHOLE) == [200] * 5
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "drop", "slow"])
-def test_a_faulted_request_leaves_its_cursor_for_the_retry(api: Api, kind: str) -> None:
+def test_a_faulted_request_leaves_its_cursor_for_the_retry(
+    api: Api, few_rows: list[Row], kind: str
+) -> None:
     first = api.get({**WHOLE, "limit": "10"})
     retry = {"cursor": first.json()["cursor"]["next"], "limit": "10"}
     api.fake.inject_faults(1.0, kinds=[kind], slow_seconds=0.5)
@@ -195,32 +158,8 @@ def test_a_faulted_request_leaves_its_cursor_for_the_retry(api: Api, kind: str) 
     retried = api.get(retry)
 
     assert retried.status_code == 200
-    assert ids(retried) == OLDEST_FIRST[10:20]
+    assert ids(retried) == oldest_first(few_rows)[10:20]
     assert retried.json()["total"] == 30
-
-
-def test_a_dropped_request_is_a_connection_error_recorded_as_0(
-    api: Api, capsys: pytest.CaptureFixture[str]
-) -> None:
-    api.fake.inject_faults(1.0, kinds=["drop"])
-
-    with pytest.raises(requests.ConnectionError):
-        api.get(WHOLE)
-    api.fake.inject_faults(0)
-    after = api.get(WHOLE)
-
-    assert after.status_code == 200
-    assert [r.status for r in api.fake.requests] == [0, 200]
-    assert capsys.readouterr().err == ""
-
-
-def test_a_slow_answer_outlasts_a_shorter_client_timeout(api: Api) -> None:
-    api.fake.inject_faults(1.0, kinds=["slow"], slow_seconds=0.5)
-
-    with pytest.raises(requests.Timeout):
-        api.get(WHOLE, timeout=0.1)
-
-    assert [r.status for r in api.fake.requests] == [200]
 
 
 def test_a_slow_answer_is_the_normal_page(api: Api) -> None:
@@ -275,7 +214,7 @@ def test_fail_next_queues_after_earlier_failures(api: Api) -> None:
     api.fake.fail_next(500)
     api.fake.fail_next(429, count=2)
 
-    assert api.statuses(4) == [500, 429, 429, 200]
+    assert api.statuses(4, WHOLE) == [500, 429, 429, 200]
 
 
 @pytest.mark.parametrize(
@@ -296,7 +235,7 @@ def test_fail_next_comes_before_injected_faults(api: Api) -> None:
     api.fake.inject_faults(1.0, kinds=["500"])
     api.fake.fail_next(429)
 
-    assert api.statuses(2) == [429, 500]
+    assert api.statuses(2, WHOLE) == [429, 500]
 
 
 # Malformed pages
@@ -365,7 +304,7 @@ def test_a_malformed_page_waits_for_an_answer_that_would_be_200(api: Api) -> Non
     assert malformed.content == b"[1,2]"
 
 
-def test_a_malformed_page_leaves_its_cursor_for_the_retry(api: Api) -> None:
+def test_a_malformed_page_leaves_its_cursor_for_the_retry(api: Api, few_rows: list[Row]) -> None:
     first = api.get({**WHOLE, "limit": "10"})
     retry = {"cursor": first.json()["cursor"]["next"], "limit": "10"}
     api.fake.malform_next_page("html")
@@ -374,29 +313,10 @@ def test_a_malformed_page_leaves_its_cursor_for_the_retry(api: Api) -> None:
     retried = api.get(retry)
 
     assert malformed.headers["Content-Type"] == HTML
-    assert ids(retried) == OLDEST_FIRST[10:20]
+    assert ids(retried) == oldest_first(few_rows)[10:20]
 
 
 # Delays and totals
-
-
-def test_page_delays_run_concurrently(api: Api) -> None:
-    api.fake.set_page_delay(0.3)
-
-    def fetch(_: int) -> int:
-        with no_retries_session() as session:
-            headers = {"Authorization": f"Bearer {KEY}"}
-            return session.get(
-                api.url + PATH, params=WHOLE, headers=headers, timeout=10
-            ).status_code
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        started = time.monotonic()
-        statuses = list(pool.map(fetch, range(2)))
-        elapsed = time.monotonic() - started
-
-    assert statuses == [200, 200]
-    assert 0.3 <= elapsed < 0.55
 
 
 def test_a_page_delay_of_0_turns_it_off(api: Api) -> None:
@@ -427,7 +347,9 @@ def test_only_export_paths_are_affected(api: Api) -> None:
     api.fake.fail_next(500)
     api.fake.set_page_delay(5)
 
-    outside = api.get(path="/api/v1/other", timeout=2)
+    outside = api.session.get(
+        api.url + "/api/v1/other", headers={"Authorization": f"Bearer {KEY}"}, timeout=2
+    )
     api.fake.set_page_delay(0)
     export = api.get(WHOLE)
 
@@ -464,57 +386,3 @@ def test_bad_hook_arguments_are_refused(
 
     with pytest.raises(ValueError, match=problem):
         hook(fake)
-
-
-# Command line
-
-
-def test_the_command_line_injects_seeded_faults_and_page_delays() -> None:
-    reference = FakeCrescendo(api_keys={"cli-key": {TENANT}})
-    reference.inject_faults(1.0, seed=4)
-    with reference.serve() as url, no_retries_session() as session:
-        headers = {"Authorization": "Bearer cli-key"}
-        seeded = [session.get(url + PATH, headers=headers, timeout=10) for _ in range(3)]
-    port = free_port()
-    command = [sys.executable, "-m", "tap_crescendo.fake_api", "--port", str(port), "--rows", "5"]
-    command += ["--api-key", "cli-key", "--fault-rate", "1.0", "--seed", "4"]
-    command += ["--page-delay-ms", "20"]
-    process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}{PATH}"
-        served = [wait_until_answering(process, url)]
-        served += [requests.get(url, headers=headers, timeout=10) for _ in range(2)]
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-
-    assert [r.status_code for r in seeded] == [429, 503, 429]
-    assert [(r.status_code, r.content) for r in served] == [
-        (r.status_code, r.content) for r in seeded
-    ]
-    assert served[0].headers["Retry-After"] == "1"
-    assert process.returncode == 0
-    assert stderr == ""
-
-
-@pytest.mark.parametrize(
-    "flag",
-    [
-        pytest.param(["--fault-rate", "1.5"], id="rate-above-1"),
-        pytest.param(["--fault-rate", "-0.1"], id="rate-negative"),
-        pytest.param(["--page-delay-ms", "-1"], id="delay-negative"),
-    ],
-)
-def test_the_command_line_refuses_bad_fault_flags(flag: list[str]) -> None:
-    command = [sys.executable, "-m", "tap_crescendo.fake_api", *flag]
-
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-    )
-
-    assert done.returncode == 2
-    assert done.stderr.endswith(
-        "error: --fault-rate must be within 0..1, --page-delay-ms 0 or more\n"
-    )
