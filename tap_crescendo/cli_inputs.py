@@ -48,7 +48,7 @@ def read_json_object(path: str, option: str) -> str:
     except json.JSONDecodeError as error:
         msg = (
             f"The {option} file {path!r} is not valid JSON: {error.msg} "
-            f"at line {error.lineno}, column {error.colno}"
+            f"(line {error.lineno}, column {error.colno})"
         )
         raise InputFileError(msg) from None
     if not isinstance(value, dict):
@@ -101,7 +101,7 @@ def check_environment(
             except json.JSONDecodeError as error:
                 msg = (
                     f"Environment variable {variable} must be JSON (`{name}`): "
-                    f"{error.msg} at line {error.lineno}, column {error.colno}"
+                    f"{error.msg} (line {error.lineno}, column {error.colno})"
                 )
                 raise ConfigError(msg) from None
 

@@ -10,6 +10,7 @@ from functools import cached_property
 import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_crescendo.batch_delivery import BatchDelivery
 from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
@@ -33,9 +34,11 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_crescendo.batch_files import BatchFile
     from tap_crescendo.page_feed import WindowEvent
     from tap_crescendo.pagination import Page
     from tap_crescendo.windows import Window
+    from tap_crescendo.writer import StateFlushingWriter
 
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
@@ -63,6 +66,8 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         bookmark_ms = to_epoch_ms(bookmark) if bookmark else None
         windows = [WindowProgress(w) for w in split_span(start_ms, end_ms, self.window_size_ms)]
         self._log_start(start_ms, end_ms, len(windows))
+        if self.batches is not None:
+            self._remove_loaded_files(self.batches)
         progress = SyncProgress(self.name, len(windows), self.logger)
         workers = self.config["max_parallel_windows"]
         with PageFeed(self.window_pages, [w.window for w in windows], workers=workers) as feed:
@@ -81,6 +86,8 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                         bookmark_ms = newest[0]
                         self.checkpoint(newest[1])
                 del event  # the page is not kept while the next one is awaited
+        if self.batches is not None:
+            self.batches.close()
         self._log_summary(start_ms, end_ms, windows)
 
     def _log_start(self, start_ms: int, end_ms: int, count: int) -> None:
@@ -146,7 +153,56 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         """The length of one window, from `window_size_hours`."""
         return int(self.config["window_size_hours"]) * MS_PER_HOUR
 
+    @override
+    def get_batch_config(self, config: Mapping[str, t.Any]) -> None:
+        """Return None, so the SDK syncs records (see `batches` for BATCH mode).
+
+        The SDK's own batching would write files after the checkpoints claiming them, and
+        without the stream maps.
+        """
+
+    @override
+    @cached_property
+    def batches(self) -> BatchDelivery | None:
+        """In BATCH mode (`batch_config` set), where records go instead of RECORD lines."""
+        settings = super().get_batch_config(self.config)
+        if settings is None:
+            return None
+        return BatchDelivery(settings, announce=self._announce, release=self.write_checkpoint)
+
+    def _announce(self, file: BatchFile) -> None:
+        """Write a completed file's BATCH message; the next STATEs list the file."""
+        t.cast("StateFlushingWriter", self._tap.message_writer).write_batch(file)
+        self.stream_state.setdefault("batch_files", []).append(file.uri)
+        self.state_manager.is_flushed = False
+
+    def _remove_loaded_files(self, batches: BatchDelivery) -> None:
+        """Remove the files the incoming STATE lists: the target loaded them last run."""
+        listed = self.stream_state.pop("batch_files", [])
+        if not listed:
+            return
+        remaining = batches.remove_loaded(listed)
+        self.logger.info(
+            "Stream '%s': removed %d batch files the target loaded in the last run",
+            self.name,
+            len(listed) - len(remaining),
+        )
+        if remaining:
+            self.logger.warning(
+                "Stream '%s': could not remove %d loaded batch files, e.g. %s",
+                self.name,
+                len(remaining),
+                remaining[0],
+            )
+
     def checkpoint(self, bookmark: str) -> None:
+        """Move the bookmark to a delivered record's start: now, or once its files are out."""
+        if self.batches is None:
+            self.write_checkpoint(bookmark)
+        else:
+            self.batches.checkpoint(bookmark)
+
+    def write_checkpoint(self, bookmark: str) -> None:
         """Move the bookmark to a delivered record's start and emit STATE at once."""
         state = self.stream_state
         state["replication_key"] = self.replication_key_name

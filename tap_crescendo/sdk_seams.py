@@ -25,6 +25,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers import types
 
+    from tap_crescendo.batch_delivery import BatchDelivery
+
 NO_CONFORMANCE = TypeConformanceLevel.NONE
 
 
@@ -37,6 +39,11 @@ class LeanRecordStream(Stream):
 
     #: When the page being written was received: its records' `time_extracted`.
     extracted_at: datetime
+
+    @property
+    def batches(self) -> BatchDelivery | None:
+        """In BATCH mode, where records go instead of RECORD lines; here, RECORD lines."""
+        return None
 
     @cached_property
     def _writes_records_directly(self) -> bool:
@@ -56,17 +63,30 @@ class LeanRecordStream(Stream):
 
     @override
     def _write_record_message(self, record: types.Record) -> None:
-        """Apply the stream maps and write each RECORD line straight to the writer."""
+        """Apply the stream maps; write each record as a RECORD line, or into a BATCH file.
+
+        The lean way when every property is selected; else the SDK's messages, whose
+        records go to the files in BATCH mode.
+        """
+        batches = self.batches
         if not self._writes_records_directly:
-            super()._write_record_message(record)
+            if batches is None:
+                super()._write_record_message(record)
+            else:
+                for message in self._generate_record_messages(record):
+                    batches.add(message.stream, message.record)
             return
         writer = t.cast("StateFlushingWriter", self._tap.message_writer)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
-            if mapped is not None:
+            if mapped is None:
+                continue
+            if batches is None:
                 writer.write_record(
                     stream_map.stream_alias, mapped, self._stream_version, self.extracted_at
                 )
+            else:
+                batches.add(stream_map.stream_alias, mapped)
         self.state_manager.is_flushed = False
 
     @override

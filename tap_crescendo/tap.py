@@ -8,7 +8,6 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from tap_crescendo.bookmarks import check_state_shape, read_bookmark
 from tap_crescendo.command import CommandLine
@@ -36,11 +35,7 @@ class TapCrescendo(CommandLine):
 
     name = "tap-crescendo"
     message_writer_class = StateFlushingWriter
-    #: The SDK's, less BATCH: a batch is written after its window checkpoints, so a
-    #: STATE could claim rows not yet delivered.
-    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
-        capability for capability in Tap.capabilities if capability != PluginCapabilities.BATCH
-    ]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = Tap.capabilities
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -153,6 +148,68 @@ class TapCrescendo(CommandLine):
                 "Path to a PEM file of the CA certificates to trust instead of the usual ones, "
                 "e.g. a company proxy's that inspects TLS. REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE "
                 "and SSL_CERT_FILE work too; certificates are always verified."
+            ),
+        ),
+        th.Property(
+            "batch_config",
+            th.ObjectType(
+                th.Property(
+                    "encoding",
+                    th.ObjectType(
+                        th.Property(
+                            "format",
+                            th.StringType(allowed_values=["jsonl"]),
+                            required=True,
+                            description="File format: JSON Lines.",
+                        ),
+                        th.Property(
+                            "compression",
+                            th.StringType(allowed_values=["gzip", "none"]),
+                            description="gzip or none (the default).",
+                        ),
+                        additional_properties=False,
+                    ),
+                    required=True,
+                    description="How files are encoded.",
+                ),
+                th.Property(
+                    "storage",
+                    th.ObjectType(
+                        th.Property(
+                            "root",
+                            th.StringType(min_length=1),
+                            required=True,
+                            description="Folder or URL of the files: file:///path or s3://bucket.",
+                        ),
+                        th.Property(
+                            "prefix",
+                            th.StringType,
+                            description="Put before each file name; a trailing / makes a folder.",
+                        ),
+                        th.Property(
+                            "params",
+                            th.ObjectType(additional_properties=True),
+                            description=(
+                                'Options for the file system, e.g. {"endpoint_url": ...} '
+                                "for an S3-compatible store."
+                            ),
+                        ),
+                        additional_properties=False,
+                    ),
+                    required=True,
+                    description="Where files go.",
+                ),
+                th.Property(
+                    "batch_size",
+                    th.IntegerType(minimum=1),
+                    description="Most rows in one file (default 10000).",
+                ),
+                additional_properties=False,
+            ),
+            title="Batch Configuration",
+            description=(
+                "Write records to files announced by BATCH messages instead of RECORD lines; "
+                "a STATE never claims a row that is not in an announced file."
             ),
         ),
     ).to_dict()

@@ -22,6 +22,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.singerlib.encoding.simple import Message
 
+    from tap_crescendo.batch_files import BatchFile
+
 
 #: Lines are gathered into writes of about this many bytes.
 CHUNK_BYTES = 256 * 1024
@@ -69,6 +71,12 @@ class StateFlushingWriter(MsgSpecWriter):
         self._pending += b"\n"
         if len(self._pending) >= CHUNK_BYTES:
             self._send()
+
+    def write_batch(self, file: BatchFile) -> None:
+        """Add the BATCH message of a completed file and send it, so the loader starts on it."""
+        encoder.encode_into(file.message, self._pending, -1)
+        self._pending += b"\n"
+        self._send()
 
     def end_at_last_state(self) -> None:
         """Send nothing more, but the last STATE again if records went out after it."""

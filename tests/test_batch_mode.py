@@ -1,0 +1,264 @@
+"""BATCH mode end to end: the files hold the rows, and no STATE runs ahead of its files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import typing as t
+from urllib.parse import urlsplit
+
+import pytest
+
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
+from tap_crescendo.tap import TapCrescendo
+from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
+from tests.tap_runs import (
+    API_KEY,
+    SPAN_END_MS,
+    SPAN_START_MS,
+    TENANT,
+    Sync,
+    parse_messages,
+    strict_problems,
+    sync,
+    tap_config,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+Row: t.TypeAlias = dict[str, t.Any]
+DAY_MS = 86_400_000
+
+
+def batch_config(root: Path, *, size: int, compression: str = "gzip") -> dict[str, t.Any]:
+    """A `batch_config` writing files of `size` rows under `root`."""
+    return {
+        "encoding": {"format": "jsonl", "compression": compression},
+        "storage": {"root": root.as_uri(), "prefix": "crescendo/"},
+        "batch_size": size,
+    }
+
+
+def file_rows(uri: str) -> list[Row]:
+    """The records of one announced local file."""
+    path = urlsplit(uri).path
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
+
+
+def check_message_order(messages: list[dict[str, t.Any]], rows: dict[str, list[Row]]) -> None:
+    """Each STATE claims only rows already in files announced before it."""
+    announced: dict[str, set[str]] = {stream: set() for stream in rows}
+    for message in messages:
+        if message["type"] == "BATCH":
+            announced[message["stream"]] |= {r["ID"] for r in file_rows(message["manifest"][0])}
+        elif message["type"] == "STATE":
+            for stream, bookmark in message["value"].get("bookmarks", {}).items():
+                value = bookmark.get("replication_key_value")
+                if value is None:
+                    continue
+                claimed = to_epoch_ms(parse_timestamp(value))
+                covered = {
+                    row["ID"]
+                    for row in rows[stream]
+                    if to_epoch_ms(parse_timestamp(row["DatetimeUTC"])) <= claimed
+                }
+                assert covered <= announced[stream], f"STATE claims {value} of {stream} early"
+
+
+def test_files_hold_every_row_once_and_no_state_claims_a_row_before_its_file(
+    tmp_path: Path,
+) -> None:
+    bots = generate_bot_rows(250, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=31)
+    vocs = generate_voc_rows(90, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=31)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots}, voc_rows={TENANT: vocs})
+    with fake.serve() as url:
+        result = sync(tap_config(url, batch_config=batch_config(tmp_path, size=37)))
+
+    assert result.error is None
+    assert result.records == []
+    batches = [m for m in result.messages if m["type"] == "BATCH"]
+    assert all(m["encoding"] == {"format": "jsonl", "compression": "gzip"} for m in batches)
+    assert all(len(m["manifest"]) == 1 for m in batches)
+    files = {
+        stream: [file_rows(m["manifest"][0]) for m in batches if m["stream"] == stream]
+        for stream in ("bot_conversations", "voc_conversations")
+    }
+    for stream, served in (("bot_conversations", bots), ("voc_conversations", vocs)):
+        in_files = [row["ID"] for rows in files[stream] for row in rows]
+        assert sorted(in_files) == sorted(row["ID"] for row in served)
+        assert [len(rows) for rows in files[stream][:-1]] == [37] * (len(files[stream]) - 1)
+        assert 0 < len(files[stream][-1]) <= 37
+    schemas = [m for m in result.messages if m["type"] == "SCHEMA"]
+    as_records = [
+        {"type": "RECORD", "stream": stream, "record": row}
+        for stream, streamed in files.items()
+        for rows in streamed
+        for row in rows
+    ]
+    assert strict_problems(schemas + as_records) == []
+    check_message_order(result.messages, {"bot_conversations": bots, "voc_conversations": vocs})
+    assert result.messages[-1]["type"] == "STATE"
+    assert result.bookmark() == max(bots, key=lambda row: row["Datetime"])["DatetimeUTC"]
+
+
+def test_a_window_whose_rows_wait_in_the_open_file_waits_for_it(tmp_path: Path) -> None:
+    bots = generate_bot_rows(40, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=32)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        result = sync(tap_config(url, batch_config=batch_config(tmp_path, size=1000)))
+
+    kinds = [(m["type"], m.get("stream")) for m in result.messages if m["type"] != "SCHEMA"]
+    bot_batches = kinds.index(("BATCH", "bot_conversations"))
+    states_before = [m for m in result.messages[: bot_batches + 1] if m["type"] == "STATE"]
+    assert all(
+        "bot_conversations" not in m["value"].get("bookmarks", {})
+        or m["value"]["bookmarks"]["bot_conversations"].get("replication_key_value") is None
+        for m in states_before
+    )
+    assert kinds.count(("BATCH", "bot_conversations")) == 1
+
+
+def test_stream_maps_apply_to_the_files(tmp_path: Path) -> None:
+    bots = generate_bot_rows(60, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=33)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    maps = {
+        "bot_conversations": {
+            "Contact Email": "sha256(record['Contact Email']) if record['Contact Email'] else None",
+            "RemoteIp": "__NULL__",
+        }
+    }
+    with fake.serve() as url:
+        result = sync(
+            tap_config(url, stream_maps=maps, batch_config=batch_config(tmp_path, size=25))
+        )
+
+    written = {
+        row["ID"]: row
+        for m in result.messages
+        if m["type"] == "BATCH" and m["stream"] == "bot_conversations"
+        for row in file_rows(m["manifest"][0])
+    }
+    assert sorted(written) == sorted(row["ID"] for row in bots)
+    for row in bots:
+        assert "RemoteIp" not in written[row["ID"]]
+        email = row["Contact Email"]
+        assert written[row["ID"]]["Contact Email"] == (
+            None if email is None else hashlib.sha256(email.encode()).hexdigest()
+        )
+
+
+def test_a_deselected_property_is_left_out_of_the_files(tmp_path: Path) -> None:
+    bots = generate_bot_rows(30, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=34)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=batch_config(tmp_path, size=10, compression="none"))
+        catalog = TapCrescendo(config=config).catalog_dict
+        for entry in catalog["streams"]:
+            for metadata in entry["metadata"]:
+                if metadata["breadcrumb"] == ["properties", "Contact Phone"]:
+                    metadata["metadata"]["selected"] = False
+        result = sync(config, catalog=catalog)
+
+    written = [
+        row
+        for m in result.messages
+        if m["type"] == "BATCH" and m["stream"] == "bot_conversations"
+        for row in file_rows(m["manifest"][0])
+    ]
+    assert sorted(row["ID"] for row in written) == sorted(row["ID"] for row in bots)
+    assert all("Contact Phone" not in row and "Contact Email" in row for row in written)
+
+
+def test_an_expired_cursor_restart_writes_no_row_twice(tmp_path: Path) -> None:
+    bots = generate_bot_rows(120, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=35)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    fake.expire_cursors(1)
+    with fake.serve() as url:
+        config = tap_config(
+            url, page_size=5, window_size_hours=240, batch_config=batch_config(tmp_path, size=50)
+        )
+        result = sync(config)
+
+    written = [
+        row["ID"]
+        for m in result.messages
+        if m["type"] == "BATCH" and m["stream"] == "bot_conversations"
+        for row in file_rows(m["manifest"][0])
+    ]
+    assert result.error is None
+    assert sorted(written) == sorted(row["ID"] for row in bots)
+
+
+def announced(messages: list[dict[str, t.Any]]) -> set[str]:
+    """The IDs in the bot files the messages announce."""
+    return {
+        row["ID"]
+        for m in messages
+        if m["type"] == "BATCH" and m["stream"] == "bot_conversations"
+        for row in file_rows(m["manifest"][0])
+    }
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_its_first_files_resumes_without_a_gap(tmp_path: Path) -> None:
+    bots = generate_bot_rows(3000, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=36)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots}, order="shuffled")
+    fake.set_page_delay(0.02)
+    config = tap_config(
+        "", page_size=50, lookback_window_minutes=0, batch_config=batch_config(tmp_path, size=130)
+    )
+    with fake.serve() as url:
+        config["api_url"] = url
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config_file)]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+            assert tap.stdout is not None
+            lines, states_seen = [], 0
+            for line in tap.stdout:
+                lines.append(line.decode())
+                states_seen += b'"type":"STATE"' in line.replace(b" ", b"")
+                if states_seen == 3:
+                    break
+            tap.send_signal(signal.SIGKILL)
+            lines += [line.decode() for line in tap.stdout]
+        killed = parse_messages("".join(line for line in lines if line.endswith("\n")))
+        check_message_order(killed, {"bot_conversations": bots, "voc_conversations": []})
+        last_state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
+        first_files = announced(killed)  # the next run removes the files its STATE lists
+        fake.set_page_delay(0)
+        resumed = sync(config, last_state)
+
+    assert tap.returncode == -signal.SIGKILL
+    assert first_files
+    assert first_files | announced(resumed.messages) == {row["ID"] for row in bots}
+
+
+def test_the_next_run_removes_the_files_its_state_says_were_loaded(tmp_path: Path) -> None:
+    first = generate_bot_rows(80, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS - DAY_MS, seed=37)
+    late = generate_bot_rows(20, start_ms=SPAN_END_MS - DAY_MS, end_ms=SPAN_END_MS, seed=38)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: first})
+    folder = tmp_path / "crescendo"
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=batch_config(tmp_path, size=30))
+        one = sync(config)
+        fake.add_rows(TENANT, late)
+        two = sync(config, one.states[-1])
+
+    def uris(result: Sync) -> set[str]:
+        return {m["manifest"][0] for m in result.messages if m["type"] == "BATCH"}
+
+    listed = one.states[-1]["bookmarks"]["bot_conversations"]["batch_files"]
+    assert set(listed) | set(
+        one.states[-1]["bookmarks"]["voc_conversations"].get("batch_files", [])
+    ) == uris(one)
+    assert {path.as_uri() for path in folder.iterdir()} == uris(two)
+    assert set(two.states[-1]["bookmarks"]["bot_conversations"]["batch_files"]) <= uris(two)
+    assert uris(one).isdisjoint(uris(two))
