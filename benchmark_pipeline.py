@@ -9,7 +9,8 @@ do), with target-postgres 0.8.1 as `meltano install` puts it in .meltano/ (run
 `.venv/bin/meltano install` first). Runs alternate: (a) RECORD lines, loader defaults;
 (a2) `validate_records: false`; (a3) that and `use_copy: true`; (b) BATCH files in a
 temporary folder, once the tap advertises the `batch` capability. The report gives median
-wall, rows/s, peak RSS of tap and loader (os.wait4 per child) and ratios against (a).
+wall, rows/s, peak RSS and CPU seconds of tap and loader (os.wait4 per child), and ratios
+against (a); CPU seconds stay comparable when other work shares the machine, wall does not.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ class Setup:
 
 @dataclass(frozen=True)
 class Run:
-    """One pipeline run: wall seconds and each side's peak resident memory."""
+    """One pipeline run: wall seconds, and each side's peak resident memory and CPU seconds."""
 
     seconds: float
     tap_rss_mib: float
     loader_rss_mib: float
+    tap_cpu: float
+    loader_cpu: float
 
 
 SETUPS = [
@@ -94,18 +97,25 @@ def run_pipeline(tap: list[str], loader: list[str], logs: Path) -> Run:
             loader, stdin=tap_process.stdout, stdout=sink, stderr=loader_log
         )
         tap_process.stdout.close()
-        peaks = []
+        usages = []
         for child in (tap_process, loader_process):
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status)
-            peaks.append(usage.ru_maxrss / 1024)
+            usages.append(usage)
     seconds = time.perf_counter() - started
     for child, name in ((tap_process, "tap"), (loader_process, "loader")):
         if child.returncode != 0:
             tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
             msg = f"the {name} exited {child.returncode}:\n{tail}"
             raise RuntimeError(msg)
-    return Run(seconds, *peaks)
+    tap_usage, loader_usage = usages
+    return Run(
+        seconds,
+        tap_rss_mib=tap_usage.ru_maxrss / 1024,
+        loader_rss_mib=loader_usage.ru_maxrss / 1024,
+        tap_cpu=tap_usage.ru_utime + tap_usage.ru_stime,
+        loader_cpu=loader_usage.ru_utime + loader_usage.ru_stime,
+    )
 
 
 def loader_argv(postgres: Postgres, settings: dict[str, t.Any], folder: Path) -> list[str]:
@@ -161,10 +171,13 @@ def report(setups: list[Setup], runs: dict[str, list[Run]], rows: int) -> None:
         done = runs[setup.label]
         wall = statistics.median(r.seconds for r in done)
         loader_rss = max(r.loader_rss_mib for r in done)
+        tap_cpu = statistics.median(r.tap_cpu for r in done)
+        loader_cpu = statistics.median(r.loader_cpu for r in done)
         print(
             f"{setup.label}: {wall:.1f} s, {rows / wall:,.0f} rows/s, "
             f"peak RSS tap {max(r.tap_rss_mib for r in done):.0f} MiB, "
-            f"loader {loader_rss:.0f} MiB; vs (a): wall {wall / base_wall:.2f}x, "
+            f"loader {loader_rss:.0f} MiB; CPU tap {tap_cpu:.1f} s, loader {loader_cpu:.1f} s; "
+            f"vs (a): wall {wall / base_wall:.2f}x, "
             f"loader RSS {loader_rss / base_loader:.2f}x "
             f"(walls {', '.join(f'{r.seconds:.1f}' for r in done)})",
             flush=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import threading
 import typing as t
-from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import quote
 
@@ -53,7 +52,8 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         self._path_lock = threading.Lock()
         self._send: t.Callable[[requests.PreparedRequest], requests.Response]
         self._send = self.request_decorator(self._send_once)  # type: ignore[arg-type,assignment]
-        self.requests_session  # noqa: B018 (the SDK builds the session on first use)
+        #: Proxies and CA bundle from the environment and settings (`Session.send` reads none).
+        self._send_options = send_options(self.requests_session, self.url_base, self.config)
 
     @property
     @override
@@ -184,11 +184,6 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
                 f"gave up after {self.backoff_max_tries()} tries"
             )
             raise APIError(msg) from None
-
-    @cached_property
-    def _send_options(self) -> dict[str, t.Any]:
-        """Proxies and CA bundle from the environment and settings (`Session.send` reads none)."""
-        return send_options(self.requests_session, self.url_base, self.config)
 
     def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send a prepared request once (after any Retry-After pause) and check its status.

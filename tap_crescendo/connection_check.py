@@ -12,12 +12,12 @@ if t.TYPE_CHECKING:
 
 
 def check_connection(stream: IncrementalExport) -> str:
-    """Ask for the first page of the stream's newest window; return the line saying so.
+    """Ask for the first page of the window ending at `end_date` (or now); return a line.
 
     A refused key, tenant or URL raises the same `APIError` as it would in a sync.
     """
-    start_ms, end_ms = stream.sync_span(None)
-    from_ms = max(start_ms, end_ms - stream.window_size_ms)
+    _, end_ms = stream.sync_span(None)
+    from_ms = end_ms - stream.window_size_ms
     response = stream.fetch_page({"from": from_ms, "to": end_ms}, None)
     total = decode_page(response).total
     path = response.request.path_url.split("?")[0]

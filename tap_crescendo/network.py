@@ -30,48 +30,56 @@ TRUST_ADVICE = (
 )
 
 
-def ca_bundle_source(config: Mapping[str, t.Any]) -> tuple[str, str] | None:
-    """Return where the CA bundle is named (setting or variable) and its path; None: certifi's."""
+class CaBundle(t.NamedTuple):
+    """A CA bundle to trust instead of certifi's, and the setting or variable that named it."""
+
+    path: str
+    named_by: str
+
+
+def ca_bundle(config: Mapping[str, t.Any]) -> CaBundle | None:
+    """Return the CA bundle the settings or the environment name, or None for certifi's."""
     if config.get("ca_bundle"):
-        return "Setting `ca_bundle`", str(config["ca_bundle"])
+        return CaBundle(str(config["ca_bundle"]), "the `ca_bundle` setting")
     for name in CA_BUNDLE_VARIABLES:
         if os.environ.get(name):
-            return f"Environment variable {name}", os.environ[name]
+            return CaBundle(os.environ[name], name)
     return None
 
 
 def check_ca_bundle(config: Mapping[str, t.Any]) -> None:
     """Refuse a CA bundle that cannot be read or holds no certificate, naming who named it."""
-    source = ca_bundle_source(config)
-    if source is None:
+    bundle = ca_bundle(config)
+    if bundle is None:
         return
-    origin, path = source
     try:
-        if os.path.isdir(path):
-            ssl.create_default_context(capath=path)
+        if os.path.isdir(bundle.path):
+            ssl.create_default_context(capath=bundle.path)
         else:
-            ssl.create_default_context(cafile=path)
+            ssl.create_default_context(cafile=bundle.path)
     except ssl.SSLError:
-        msg = f"{origin} names {path!r}, which holds no PEM certificate"
-        raise ConfigError(msg) from None
+        problem = "holds no PEM certificate"
     except OSError as error:
-        msg = f"{origin} names {path!r}, which cannot be read: {error.strerror or error}"
-        raise ConfigError(msg) from None
+        problem = f"cannot be read: {error.strerror or error}"
+    else:
+        return
+    msg = f"The CA bundle {bundle.path!r} named by {bundle.named_by} {problem}"
+    raise ConfigError(msg)
 
 
 def send_options(
     session: requests.Session, url: str, config: Mapping[str, t.Any]
 ) -> dict[str, t.Any]:
     """Return `Session.send`'s proxies, verify, cert and stream for `url`, as `request` would."""
-    source = ca_bundle_source(config)
-    verify = source[1] if source else None
+    bundle = ca_bundle(config)
+    verify = bundle.path if bundle else None
     return dict(session.merge_environment_settings(url, {}, stream=True, verify=verify, cert=None))
 
 
 def tls_failure(error: requests.exceptions.SSLError, url: str, config: Mapping[str, t.Any]) -> str:
     """Return one line for a refused certificate or handshake: host, reason, CAs and advice."""
-    source = ca_bundle_source(config)
-    trusted = f"{source[0]} ({source[1]})" if source else "certifi's bundle"
+    bundle = ca_bundle(config)
+    trusted = f"{bundle.path!r}, named by {bundle.named_by}" if bundle else "certifi's bundle"
     host = urlsplit(url).hostname
     return f"TLS with {host} failed ({_ssl_reason(error)}; CAs from {trusted}): {TRUST_ADVICE}"
 

@@ -1,4 +1,4 @@
-"""How far a stream's sync is, told at most once every 30 seconds: windows, rows, rate, time left."""
+"""How far a stream's sync is, told at most every 30 seconds: windows, rows, rate, time left."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def describe(stream: str, done: int, windows: int, rows: int, elapsed: float) ->
 def _duration(seconds: float) -> str:
     """Say a duration the way a person rounds it: `40 s`, `3 min`, `2 h 10 min`."""
     if seconds < 59.5:
-        return f"{round(seconds)} s"
+        return f"{max(round(seconds), 1)} s"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"

@@ -145,9 +145,9 @@ class TapCrescendo(CommandLine):
             th.StringType(min_length=1),
             title="CA Bundle",
             description=(
-                "Path to a PEM file of the CA certificates to trust instead of the usual ones, "
-                "e.g. a company proxy's that inspects TLS. REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE "
-                "and SSL_CERT_FILE work too; certificates are always verified."
+                "Path to a PEM file of CA certificates to trust instead of the usual ones, such "
+                "as the CA of a company proxy that inspects TLS. REQUESTS_CA_BUNDLE, "
+                "CURL_CA_BUNDLE and SSL_CERT_FILE work too; certificates are always verified."
             ),
         ),
         th.Property(
@@ -208,8 +208,11 @@ class TapCrescendo(CommandLine):
             ),
             title="Batch Configuration",
             description=(
-                "Write records to files announced by BATCH messages instead of RECORD lines; "
-                "a STATE never claims a row that is not in an announced file."
+                "Write records to files announced by BATCH messages instead of RECORD lines: "
+                "encoding (format jsonl, compression gzip or none), storage (root file:// or "
+                "s3:// URL, prefix, params such as endpoint_url) and batch_size (most rows in "
+                "one file, default 10000). A STATE never claims a row that is not in an "
+                "announced file."
             ),
         ),
     ).to_dict()

@@ -65,7 +65,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Forward the request upstream on a new connection and relay the answer."""
         url = urlsplit(self.path)
-        assert url.hostname and url.port, f"not an absolute URI: {self.path}"
+        assert url.hostname, f"not an absolute URI: {self.path}"
         upstream = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         upstream.request("GET", url.path + (f"?{url.query}" if url.query else ""), headers=headers)

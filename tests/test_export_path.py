@@ -10,6 +10,9 @@ from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.tap import TapCrescendo
 from tests.tap_runs import API_KEY, SPAN_START_MS, TENANT, sync, tap_config
 
+if t.TYPE_CHECKING:
+    from tap_crescendo.client import CrescendoStream
+
 DAY_MS = 86_400_000
 WORKERS = 8
 
@@ -21,7 +24,9 @@ def test_many_windows_asking_at_once_settle_on_the_one_path_that_answers(
     fake.serve_only("openapi")
     start = threading.Barrier(WORKERS)
     with fake.serve() as url:
-        stream = TapCrescendo(config=tap_config(url)).streams["bot_conversations"]
+        stream = t.cast(
+            "CrescendoStream", TapCrescendo(config=tap_config(url)).streams["bot_conversations"]
+        )
 
         def first_page(day: int) -> int:
             start.wait(timeout=30)
@@ -29,7 +34,8 @@ def test_many_windows_asking_at_once_settle_on_the_one_path_that_answers(
                 "from": SPAN_START_MS + day * DAY_MS,
                 "to": SPAN_START_MS + (day + 1) * DAY_MS,
             }
-            return stream.fetch_page(window, None).status_code
+            status: int = stream.fetch_page(window, None).status_code
+            return status
 
         with ThreadPoolExecutor(WORKERS) as pool:
             statuses = list(pool.map(first_page, range(WORKERS)))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime, timezone
 
 import jsonschema
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
 from tap_crescendo.tap import TapCrescendo
+from tap_crescendo.timestamps import to_epoch_ms
 from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, sync, tap_config
 
 if t.TYPE_CHECKING:
@@ -125,10 +127,19 @@ def test_tenant_id_is_one_percent_encoded_path_segment(tmp_path: t.Any) -> None:
 def test_first_sync_without_start_date_reads_the_last_day(
     fake: FakeCrescendo, api_url: str
 ) -> None:
-    sync(tap_config(api_url, start_date=None, end_date=None))
+    now = to_epoch_ms(datetime.now(timezone.utc))
+    last_day = generate_bot_rows(6, start_ms=now - 23 * 3_600_000, end_ms=now - 60_000, seed=51)
+    older = generate_bot_rows(3, start_ms=now - 30 * 3_600_000, end_ms=now - 25 * 3_600_000)
+    fake.add_rows(TENANT, last_day + older)
+
+    before = to_epoch_ms(datetime.now(timezone.utc))
+    result = sync(tap_config(api_url, start_date=None, end_date=None))
+    after = to_epoch_ms(datetime.now(timezone.utc))
 
     first = export_requests(fake)[0].query
+    assert before <= int(first["to"]) <= after
     assert int(first["to"]) - int(first["from"]) == 24 * 3_600_000
+    assert sorted(result.ids) == sorted(row["ID"] for row in last_day)
 
 
 @pytest.mark.parametrize(

@@ -86,14 +86,30 @@ def test_each_state_claims_only_records_already_written(
     assert 1 <= checkpoints <= 10  # at most one per window
 
 
-def test_windows_are_half_open_and_cover_the_span(fake: FakeCrescendo, api_url: str) -> None:
-    sync(tap_config(api_url, window_size_hours=24))
+def test_windows_are_half_open_and_cover_the_span(
+    fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
+) -> None:
+    # 240 h in windows of 36 h: six whole windows and a last one of 24 h.
+    edges = [SPAN_START_MS + n * 36 * HOUR_MS for n in range(7)] + [SPAN_END_MS - 1]
+    on_edges = [
+        {
+            **bot_rows[0],
+            "ID": f"conv-edge-{n}",
+            "Datetime": edge,
+            "DatetimeUTC": format_epoch_ms(edge),
+        }
+        for n, edge in enumerate(edges)
+    ]
+    fake.add_rows(TENANT, on_edges)
+
+    result = sync(tap_config(api_url, window_size_hours=36))
 
     windows = sorted((int(q["from"]), int(q["to"])) for q in first_requests(fake))
     assert windows[0][0] == SPAN_START_MS
     assert windows[-1][1] == SPAN_END_MS
     assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
-    assert all(end - start == 24 * HOUR_MS for start, end in windows)
+    assert [end - start for start, end in windows] == [36 * HOUR_MS] * 6 + [24 * HOUR_MS]
+    assert sorted(result.ids) == sorted(row["ID"] for row in bot_rows + on_edges)
 
 
 def test_rerun_resumes_at_bookmark_minus_lookback_and_gets_new_and_changed_rows(

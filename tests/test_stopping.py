@@ -23,7 +23,7 @@ from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.stopping import StopRequested, StopSwitch, signal_handlers_kept
 from tap_crescendo.writer import TARGET_GONE, StateFlushingWriter
 from tests.tap_process import error_lines, start_tap, tap_argv
-from tests.tap_runs import API_KEY, SPAN_START_MS, TENANT, parse_messages, tap_config
+from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, parse_messages, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -34,17 +34,18 @@ DAY_MS = 86_400_000
 
 
 class GatedFake(FakeCrescendo):
-    """A fake that answers the first `allow`ed requests and holds every later one back."""
+    """A fake that answers the requests for windows starting before a moment; others wait."""
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         self._gate = threading.Condition()
-        self._arrived = self._allowed = 0
+        self._arrived = 0
+        self._open_until_ms = 0
 
-    def allow(self, count: int) -> None:
-        """Answer the first `count` requests (those waiting, and those to come)."""
+    def open_until(self, moment_ms: int) -> None:
+        """Answer the requests (waiting, and to come) of windows starting before `moment_ms`."""
         with self._gate:
-            self._allowed = count
+            self._open_until_ms = moment_ms
             self._gate.notify_all()
 
     def wait_for_requests(self, count: int) -> None:
@@ -53,13 +54,13 @@ class GatedFake(FakeCrescendo):
             assert self._gate.wait_for(lambda: self._arrived >= count, timeout=30)
 
     def handle(self, request: ApiRequest) -> Answer:
-        """Record the request, then answer once it is allowed."""
+        """Record the request, then answer once its window is open."""
         answer = super().handle(request)
+        window_start = int(request.query["from"])  # one page a window: no cursor requests
         with self._gate:
             self._arrived += 1
-            ticket = self._arrived
             self._gate.notify_all()
-            self._gate.wait_for(lambda: ticket <= self._allowed, timeout=60)
+            self._gate.wait_for(lambda: window_start < self._open_until_ms, timeout=60)
         return answer
 
 
@@ -71,7 +72,7 @@ def gated(bot_rows: list[dict[str, t.Any]]) -> GatedFake:
 
 def read_until_state(stdout: t.IO[bytes]) -> list[dict[str, t.Any]]:
     """Read Singer messages from a running tap up to and including its first STATE."""
-    messages = []
+    messages: list[dict[str, t.Any]] = []
     while not messages or messages[-1]["type"] != "STATE":
         line = stdout.readline()
         assert line, "the tap ended before writing a STATE"
@@ -87,7 +88,7 @@ def read_until_state(stdout: t.IO[bytes]) -> list[dict[str, t.Any]]:
 def test_a_signal_stops_at_once_with_parallel_windows_mid_request(
     gated: GatedFake, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    gated.allow(1)  # the first window; the four read next wait for their answers
+    gated.open_until(SPAN_START_MS + DAY_MS)  # the first window; the next four wait
     with gated.serve() as url:
         process = start_tap(tap_argv(tmp_path, tap_config(url, max_parallel_windows=4)))
         try:
@@ -99,7 +100,7 @@ def test_a_signal_stops_at_once_with_parallel_windows_mid_request(
             stdout, stderr = process.communicate(timeout=30)
         finally:
             process.kill()
-            gated.allow(1_000)
+            gated.open_until(SPAN_END_MS)
 
     assert process.returncode == 128 + signum
     assert b"Traceback" not in stderr
@@ -117,7 +118,7 @@ def test_a_signal_stops_at_once_with_parallel_windows_mid_request(
 def test_a_target_that_stops_reading_stops_the_tap_at_once(
     gated: GatedFake, tmp_path: Path
 ) -> None:
-    gated.allow(1)  # the first window; the four read next wait for their answers
+    gated.open_until(SPAN_START_MS + DAY_MS)  # the first window; the next four wait
     with gated.serve() as url:
         process = start_tap(tap_argv(tmp_path, tap_config(url, max_parallel_windows=4)))
         try:
@@ -125,11 +126,11 @@ def test_a_target_that_stops_reading_stops_the_tap_at_once(
             read_until_state(process.stdout)
             gated.wait_for_requests(5)
             process.stdout.close()  # the target is gone
-            gated.allow(2)  # the second window completes: its STATE meets the closed pipe
+            gated.open_until(SPAN_START_MS + 2 * DAY_MS)  # the second window's STATE meets it
             _, stderr = process.communicate(timeout=30)
         finally:
             process.kill()
-            gated.allow(1_000)
+            gated.open_until(SPAN_END_MS)
 
     assert process.returncode == 1
     assert b"Traceback" not in stderr
@@ -169,7 +170,7 @@ def test_a_stopped_output_ends_at_its_last_state(
         output.end_at_last_state()
         stdout.flush()
 
-    messages = parse_messages(t.cast("io.BytesIO", stdout.buffer).getvalue().decode())
+    messages = parse_messages(stdout.buffer.getvalue().decode())
     assert [m["type"] for m in messages] == expected_types
     assert messages[-1]["value"] == state
 
@@ -203,5 +204,7 @@ def test_a_signal_only_asks_for_the_stop_and_handlers_are_put_back(
     assert signal.getsignal(signum) is before
     with pytest.raises(StopRequested) as raised:
         switch.check()
-    assert str(raised.value) == f"Stopped by {signum.name}; the next run resumes from the last STATE"
+    assert (
+        str(raised.value) == f"Stopped by {signum.name}; the next run resumes from the last STATE"
+    )
     assert raised.value.exit_code == 128 + signum

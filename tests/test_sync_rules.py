@@ -15,12 +15,15 @@ from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowDone
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tap_crescendo.windows import Window
+from tap_crescendo.writer import CHUNK_BYTES, StateFlushingWriter
 from tests.tap_runs import (
     API_KEY,
     SPAN_END_MS,
@@ -45,6 +48,7 @@ if t.TYPE_CHECKING:
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 MINUTE_MS = 60_000
+EXTRACTED = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 #: How long a feed test may take before it counts as deadlocked.
 DEADLINE_SECONDS = 10.0
 
@@ -296,8 +300,10 @@ def test_the_first_window_runs_alone_and_none_starts_workers_past_the_oldest_unf
     windows = StartedWindows(6)
     gates = [threading.Event() for _ in range(6)]
 
+    feed = PageFeed(gated_pages(gates), windows, workers=3)
+
     def scenario() -> None:
-        with PageFeed(gated_pages(gates), windows, workers=3) as feed:
+        with feed:
             events = iter(feed)
             assert next(events) == page(0, "first")
             gates[0].set()
@@ -336,7 +342,12 @@ def test_the_first_window_runs_alone_and_none_starts_workers_past_the_oldest_unf
         assert sorted(event.window for event in done) == [4, 5]
         assert [index for event in done for index in event.completes] == [4, 5]
 
-    within_deadline(scenario)
+    try:
+        within_deadline(scenario)
+    finally:  # should the feed deadlock, let its workers end so that the tests can
+        for gate in gates:
+            gate.set()
+        feed.__exit__(None, None, None)
 
 
 def test_a_refused_key_costs_one_request_whatever_the_parallel_windows(
@@ -509,3 +520,51 @@ def test_records_reach_the_target_in_chunks_while_a_long_window_is_read() -> Non
     assert len([m for m in messages[:first_state] if m["type"] == "RECORD"]) == 1200
     assert stdout.answered_at_write[0] < pages // 2  # written while the window is read
     assert len(stdout.answered_at_write) >= 4
+
+
+def record_line(record_id: str) -> bytes:
+    """One RECORD line, as the SDK's writer formats it."""
+    message = RecordMessage(
+        stream="bot_conversations",
+        record={"ID": record_id, "Summary": "x" * 900},
+        time_extracted=EXTRACTED,
+    )
+    return bytes(MsgSpecWriter().format_message(message))
+
+
+def test_record_lines_are_written_as_soon_as_a_chunk_is_full(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    lines = [record_line(f"c-{n:04d}") for n in range(400)]
+    fit = next(n for n in range(len(lines)) if len(b"".join(lines[: n + 1])) >= CHUNK_BYTES)
+    writer = StateFlushingWriter()
+
+    for n in range(fit):
+        writer.write_record(
+            "bot_conversations", {"ID": f"c-{n:04d}", "Summary": "x" * 900}, None, EXTRACTED
+        )
+    held = capsysbinary.readouterr().out
+    writer.write_record(
+        "bot_conversations", {"ID": f"c-{fit:04d}", "Summary": "x" * 900}, None, EXTRACTED
+    )
+
+    assert held == b""
+    assert capsysbinary.readouterr().out == b"".join(lines[: fit + 1])
+
+
+def test_any_message_that_fills_a_chunk_sends_it(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    schema = SchemaMessage(
+        stream="bot_conversations",
+        schema={"type": "object", "description": "x" * (CHUNK_BYTES // 2)},
+        key_properties=["ID"],
+    )
+
+    writer.write_message(schema)
+    held = capsysbinary.readouterr().out
+    writer.write_message(schema)
+
+    assert held == b""
+    assert capsysbinary.readouterr().out == 2 * bytes(MsgSpecWriter().format_message(schema))

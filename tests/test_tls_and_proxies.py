@@ -130,13 +130,14 @@ def test_a_certificate_for_another_host_is_refused_even_with_the_ca_trusted(
         pytest.param(
             "ca_bundle",
             None,
-            "Setting `ca_bundle` names '{path}', which cannot be read: No such file or directory",
+            "The CA bundle '{path}' named by the `ca_bundle` setting cannot be read: "
+            "No such file or directory",
             id="setting-missing-file",
         ),
         pytest.param(
             "REQUESTS_CA_BUNDLE",
             "not a certificate\n",
-            "Environment variable REQUESTS_CA_BUNDLE names '{path}', which holds no PEM certificate",
+            "The CA bundle '{path}' named by REQUESTS_CA_BUNDLE holds no PEM certificate",
             id="variable-not-pem",
         ),
     ],
