@@ -130,11 +130,6 @@ class BatchFileWriter:
         self._pending = bytearray()
         self._file: _OpenFile | None = None
 
-    @property
-    def pending_rows(self) -> int:
-        """Rows added to the file not yet complete (they are in the next announced file)."""
-        return self._rows
-
     def add(self, record: Mapping[str, t.Any]) -> None:
         """Add one record; the file completes when it holds `batch_size` rows."""
         encoder.encode_into(record, self._pending, -1)

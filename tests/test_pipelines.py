@@ -13,6 +13,7 @@ import sys
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from psycopg import sql
@@ -35,8 +36,9 @@ TARGET_CSV = REPO / ".meltano/loaders/target-csv/venv/bin/target-csv"
 #: Variables of the caller's shell that would change what Meltano or the plugins do.
 FOREIGN_ENV = ("MELTANO_", "TAP_CRESCENDO", "TARGET_", "CRESCENDO_")
 KEY, TENANT = "pipeline-key", "tenant-alpha"
-#: meltano.yml turns target-postgres's record validation off; some tests turn it back on.
-VALIDATING = {"TARGET_POSTGRES_VALIDATE_RECORDS": "true"}
+#: Where the shipped `prod` environment puts BATCH files.
+BATCH_FOLDER = REPO / ".meltano/run/tap-crescendo/batches"
+TARGET_POSTGRES = REPO / ".meltano/loaders/target-postgres/venv/bin/target-postgres"
 START, END = "2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z"
 FIRST_DAY_MS = to_epoch_ms(parse_timestamp(START))
 DAY_MS = 86_400_000
@@ -158,6 +160,35 @@ def database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
     return name
 
 
+def pipe_into_postgres(
+    meltano: Meltano,
+    folder: Path,
+    url: str,
+    postgres: Postgres,
+    database: str,
+    *,
+    schema: str,
+) -> None:
+    """`tap-crescendo | target-postgres` over the test span: RECORD lines, the loader's
+    defaults (it validates each record against its SCHEMA)."""
+    tap_config, target_config = folder / f"tap-{schema}.json", folder / f"target-{schema}.json"
+    settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
+    tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
+    target = {
+        "host": postgres.host,
+        "port": postgres.port,
+        "user": postgres.user,
+        "password": postgres.password,
+        "database": database,
+        "default_target_schema": schema,
+    }
+    target_config.write_text(json.dumps(target))
+    pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
+    meltano.command(
+        "bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_POSTGRES, target_config
+    )
+
+
 def loaded(postgres: Postgres, database: str, schema: str) -> dict[str, Row]:
     """The stream's table, rows by ID, with exactly the stream's columns."""
     query = sql.SQL("SELECT {} FROM {}.bot_conversations").format(
@@ -200,7 +231,7 @@ def newest(*batches: list[Row]) -> str:
 
 
 def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
-    meltano: Meltano, postgres: Postgres, database: str
+    meltano: Meltano, postgres: Postgres, database: str, tmp_path: Path
 ) -> None:
     first, new = rows(250, days=(0, 10), seed=7), rows(40, days=(10, 11), seed=8)
     voc = generate_voc_rows(60, start_ms=FIRST_DAY_MS, end_ms=FIRST_DAY_MS + 10 * DAY_MS, seed=7)
@@ -211,6 +242,8 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
         meltano.run(suffix, "tap-crescendo", "target-postgres", env=env)
         table = loaded(postgres, database, "tap_crescendo")
         state = meltano.state(state_id)
+        # The same rows as RECORD lines, with the loader's defaults, into another schema.
+        pipe_into_postgres(meltano, tmp_path, url, postgres, database, schema="as_records")
         fake.add_rows(TENANT, new)
         fake.reset_requests()
         meltano.run(suffix, "tap-crescendo", "target-postgres", env=env)
@@ -221,6 +254,12 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
         )
 
     assert table == {row["ID"]: as_loaded(row) for row in first}
+    assert loaded(postgres, database, "as_records") == table
+    # The shipped setup loads BATCH files; the rerun removed those the first run's STATE lists.
+    files = state["bookmarks"]["bot_conversations"]["batch_files"]
+    assert files
+    assert all(uri.startswith(BATCH_FOLDER.as_uri()) for uri in files)
+    assert not any(Path(urlsplit(uri).path).exists() for uri in files)
     # The rows hold every variant of the union types the tap normalizes, and nulls.
     assert {type(row["AgentId"]) for row in first} == {str, int, type(None)}
     assert {type(row["Media"]) for row in first} == {str, list, type(None)}
@@ -230,6 +269,7 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     assert state["bookmarks"]["bot_conversations"] == {
         "replication_key": "DatetimeUTC",
         "replication_key_value": newest(first),
+        "batch_files": files,
     }
     # Meltano handed the state back: the rerun read from the bookmark less the lookback (1 h).
     assert resumed_from == to_epoch_ms(parse_timestamp(newest(first))) - 3_600_000
@@ -239,6 +279,8 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     assert postgres.query(
         database, 'SELECT count(*), count(DISTINCT "ID") FROM tap_crescendo.bot_conversations'
     ) == [(290, 290)]
+    rerun_files = meltano.state(state_id)["bookmarks"]["bot_conversations"]["batch_files"]
+    assert all(Path(urlsplit(uri).path).exists() for uri in rerun_files)
     assert meltano.state(state_id)["bookmarks"]["bot_conversations"]["replication_key_value"] == (
         newest(first, new)
     )
@@ -369,8 +411,8 @@ def test_a_drifting_api_loads_into_postgres_and_csv_with_the_loaders_validating(
     target_config.write_text(json.dumps({"output_path": str(tmp_path / "out")}))
     tap_config = tmp_path / "config.json"
     with fake.serve() as url:
-        env = tap_env(url) | target_env(postgres, database)
-        meltano.run("drift", "tap-crescendo", "target-postgres", env=env | VALIDATING)
+        # RECORD lines, and target-postgres validating each against the SCHEMA.
+        pipe_into_postgres(meltano, tmp_path, url, postgres, database, schema="tap_crescendo")
         settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
         tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
         pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'

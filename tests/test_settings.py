@@ -137,5 +137,5 @@ def test_dates_in_order_or_alone_pass_and_the_url_is_still_checked(
     dates: dict[str, str],
 ) -> None:
     check_settings({**dates, "api_url": "https://platform.crescendo.ai"})
-    with pytest.raises(ConfigError, match="uses plain http to 10.1.2.3"):
+    with pytest.raises(ConfigError, match=r"uses plain http to 10\.1\.2\.3"):
         check_settings({**dates, "api_url": "http://10.1.2.3"})

@@ -12,7 +12,7 @@ import threading
 import typing as t
 from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -452,6 +452,24 @@ def test_a_window_restarted_after_an_expired_cursor_counts_its_rows_once(
         else []
     )
     assert summary(logs).startswith("Stream 'bot_conversations': 250 records from 1 windows")
+
+
+# --- A boolean is not a number -------------------------------------------------------------
+
+
+def test_a_boolean_csat_stops_the_sync_naming_the_record_and_the_field(
+    fake: FakeCrescendo, api_url: str, bot_rows: list[dict[str, t.Any]]
+) -> None:
+    row = {**bot_rows[0], "CSat": True}
+    fake.replace_row(TENANT, row)
+
+    result = sync(tap_config(api_url, window_size_hours=240, page_size=1000))
+
+    assert result.error is not None
+    assert result.error.startswith(f"Stream 'bot_conversations', record {row['ID']!r} (from /api/")
+    assert result.error.endswith("field 'CSat': expected a number or null, got true")
+    assert row["ID"] not in result.ids
+    assert bookmarks(result.messages) == []
 
 
 # --- The VOC bookmark is the newest instant, whatever the offsets -------------------------
