@@ -2,6 +2,7 @@
 
     python benchmark.py                  # throughput and peak RSS (N = 20,000 and 200,000)
     python benchmark.py --latency        # wall time with 50 ms and 200 ms per page
+    python benchmark.py --batch          # the tap alone writing BATCH files, N = 200,000
 
 The fake serves N bot conversations; the tap runs with default settings and a catalog that
 selects `bot_conversations` only, like the loop. Both programs run as child processes writing
@@ -186,6 +187,37 @@ def throughput(repeats: int, config_dir: Path) -> None:
                 )
 
 
+def batch_files(repeats: int, config_dir: Path) -> None:
+    """Rows/s of the tap alone writing RECORD lines and writing BATCH files (jsonl, 10,000 rows)."""
+    rows = 200_000
+    with serve(rows) as url, tempfile.TemporaryDirectory() as folder:
+        span = benchmark_span()
+        batch_config = {
+            "encoding": {"format": "jsonl", "compression": "none"},
+            "storage": {"root": Path(folder).as_uri()},
+            "batch_size": 10_000,
+        }
+        loops, records, batches = [], [], []
+        for _ in range(repeats):
+            loops.append(run_child(loop_argv(url, span, 1000)))
+            records.append(run_child(tap_argv(config_dir, url, span)))
+            batches.append(run_child(tap_argv(config_dir, url, span, batch_config=batch_config)))
+            for file in Path(folder).iterdir():
+                file.unlink()
+        loop_rate, record_rate, batch_rate = (
+            rows / statistics.median(r.seconds for r in runs) for runs in (loops, records, batches)
+        )
+        print(
+            f"N={rows:,} page_size=1000: loop {loop_rate:,.0f} rows/s; tap RECORD lines "
+            f"{record_rate:,.0f} rows/s ({record_rate / loop_rate:.2f}x loop); tap BATCH files "
+            f"{batch_rate:,.0f} rows/s ({batch_rate / loop_rate:.2f}x loop, "
+            f"{batch_rate / record_rate:.2f}x RECORD); peak RSS RECORD "
+            f"{max(r.peak_rss_mib for r in records):.0f} MiB, BATCH "
+            f"{max(r.peak_rss_mib for r in batches):.0f} MiB",
+            flush=True,
+        )
+
+
 def latency(repeats: int, config_dir: Path) -> None:
     """With a delay per page: the tap against fetch-only, and 4 windows at once against 1."""
     rows = 40_000
@@ -217,7 +249,9 @@ def latency(repeats: int, config_dir: Path) -> None:
 def main() -> None:
     """Run the benchmark named by the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", action="store_true", help="per-page latency mode")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--latency", action="store_true", help="per-page latency mode")
+    mode.add_argument("--batch", action="store_true", help="BATCH files against RECORD lines")
     parser.add_argument("--repeats", type=int, default=3, help="A/B rounds (default 3)")
     parser.add_argument("--loop", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--fetch", nargs=4, help=argparse.SUPPRESS)
@@ -228,7 +262,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as config_dir:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
-        (latency if args.latency else throughput)(args.repeats, Path(config_dir))
+        run = latency if args.latency else batch_files if args.batch else throughput
+        run(args.repeats, Path(config_dir))
 
 
 if __name__ == "__main__":
