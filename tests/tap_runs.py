@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import typing as t
@@ -76,6 +77,16 @@ class Sync:
         return value
 
 
+def catalog_without(config: dict[str, t.Any], *properties: str) -> dict[str, t.Any]:
+    """The tap's catalog with `properties` deselected in every stream that has them."""
+    catalog: dict[str, t.Any] = TapCrescendo(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"][1:] and metadata["breadcrumb"][1] in properties:
+                metadata["metadata"]["selected"] = False
+    return catalog
+
+
 def strict_problems(messages: list[dict[str, t.Any]]) -> list[str]:
     """Each way a RECORD breaks its stream's SCHEMA, with no property beyond it allowed."""
     validators: dict[str, jsonschema.Draft7Validator] = {}
@@ -117,6 +128,22 @@ def sync(
         stdout.flush()
     stdout.seek(0)
     return Sync(parse_messages(stdout.read()), error, stderr.getvalue())
+
+
+def kill_after_states(argv: list[str], count: int) -> tuple[int, list[dict[str, t.Any]]]:
+    """Run the tap's `argv`, SIGKILL it once it wrote `count` STATE lines; return its exit
+    code and the messages of the complete lines it wrote."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+        assert tap.stdout is not None
+        lines, states_seen = [], 0
+        for line in tap.stdout:
+            lines.append(line.decode())
+            states_seen += b'"type":"STATE"' in line.replace(b" ", b"")
+            if states_seen == count:
+                break
+        tap.send_signal(signal.SIGKILL)
+        lines += [line.decode() for line in tap.stdout]
+    return tap.returncode, parse_messages("".join(line for line in lines if line.endswith("\n")))
 
 
 @dataclass

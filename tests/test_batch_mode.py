@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import signal
-import subprocess
 import sys
 import typing as t
 from urllib.parse import urlsplit
@@ -14,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
-from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
 from tests.tap_runs import (
     API_KEY,
@@ -22,7 +20,8 @@ from tests.tap_runs import (
     SPAN_START_MS,
     TENANT,
     Sync,
-    parse_messages,
+    catalog_without,
+    kill_after_states,
     strict_problems,
     sync,
     tap_config,
@@ -159,12 +158,7 @@ def test_a_deselected_property_is_left_out_of_the_files(tmp_path: Path) -> None:
     fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
     with fake.serve() as url:
         config = tap_config(url, batch_config=batch_config(tmp_path, size=10, compression="none"))
-        catalog = TapCrescendo(config=config).catalog_dict
-        for entry in catalog["streams"]:
-            for metadata in entry["metadata"]:
-                if metadata["breadcrumb"] == ["properties", "Contact Phone"]:
-                    metadata["metadata"]["selected"] = False
-        result = sync(config, catalog=catalog)
+        result = sync(config, catalog=catalog_without(config, "Contact Phone"))
 
     written = [
         row
@@ -219,24 +213,14 @@ def test_a_run_killed_after_its_first_files_resumes_without_a_gap(tmp_path: Path
         config_file = tmp_path / "config.json"
         config_file.write_text(json.dumps(config))
         argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config_file)]
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
-            assert tap.stdout is not None
-            lines, states_seen = [], 0
-            for line in tap.stdout:
-                lines.append(line.decode())
-                states_seen += b'"type":"STATE"' in line.replace(b" ", b"")
-                if states_seen == 3:
-                    break
-            tap.send_signal(signal.SIGKILL)
-            lines += [line.decode() for line in tap.stdout]
-        killed = parse_messages("".join(line for line in lines if line.endswith("\n")))
+        returncode, killed = kill_after_states(argv, 3)
         check_message_order(killed, {"bot_conversations": bots, "voc_conversations": []})
         last_state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
         first_files = announced(killed)  # the next run removes the files its STATE lists
         fake.set_page_delay(0)
         resumed = sync(config, last_state)
 
-    assert tap.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert first_files
     assert first_files | announced(resumed.messages) == {row["ID"] for row in bots}
 

@@ -9,9 +9,16 @@ import jsonschema
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
-from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import to_epoch_ms
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, sync, tap_config
+from tests.tap_runs import (
+    API_KEY,
+    SPAN_END_MS,
+    SPAN_START_MS,
+    TENANT,
+    catalog_without,
+    sync,
+    tap_config,
+)
 
 if t.TYPE_CHECKING:
     from tap_crescendo.fake_api import RecordedRequest
@@ -208,13 +215,8 @@ def test_an_error_answer_stops_with_status_code_and_message(
 
 def test_a_deselected_property_is_left_out_of_every_record(api_url: str) -> None:
     config = tap_config(api_url)
-    catalog = TapCrescendo(config=config).catalog_dict
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == ["properties", "Contact Phone"]:
-                metadata["metadata"]["selected"] = False
 
-    result = sync(config, catalog=catalog)
+    result = sync(config, catalog=catalog_without(config, "Contact Phone"))
 
     assert len(result.records) == 250
     assert all("Contact Phone" not in record for record in result.records)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import signal
-import subprocess
 import sys
 import typing as t
 
@@ -18,7 +17,7 @@ from tests.tap_runs import (
     SPAN_END_MS,
     SPAN_START_MS,
     TENANT,
-    parse_messages,
+    kill_after_states,
     sync,
     tap_config,
 )
@@ -261,22 +260,12 @@ def test_a_run_killed_mid_window_resumes_from_its_last_state_without_a_gap(
         )
         config_file.write_text(json.dumps(config))
         argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config_file)]
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
-            assert tap.stdout is not None
-            lines, states_seen = [], 0
-            for line in tap.stdout:
-                lines.append(line.decode())
-                states_seen += b'"type":"STATE"' in line.replace(b" ", b"")
-                if states_seen == 4:
-                    break
-            tap.send_signal(signal.SIGKILL)
-            lines += [line.decode() for line in tap.stdout]
-        killed = parse_messages("".join(line for line in lines if line.endswith("\n")))
+        returncode, killed = kill_after_states(argv, 4)
         last_state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
         resumed = sync(json.loads(config_file.read_text()), last_state)
 
     first_ids = {m["record"]["ID"] for m in killed if m["type"] == "RECORD"}
-    assert tap.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert resumed.records
     assert first_ids | set(resumed.ids) == {row["ID"] for row in rows}
     per_window = max(
