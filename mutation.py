@@ -4,16 +4,21 @@ mutmut 3 leaves every decorated function unmutated (boxed/mutmut#387), which wou
 `get_records`, `validate_response` and the backoff hooks. `@override`, `@property` and
 `@cached_property` change nothing a mutant could break, so this runner lets mutmut mutate
 functions decorated only with them, and keeps those decorators off the copies it makes of
-each function (the trampoline alone carries them). mutmut is pinned: the two hooks patched
-here are its internals (its worker processes are forked, so they inherit the patch).
+each function (the trampoline alone carries them). mutmut is pinned: the hooks patched here
+are its internals (its worker processes are forked, so they inherit the patches).
+
+`mutation-equivalents.txt` lists the mutants no behaviour can tell from the original, one a
+line: `name  fingerprint  reason`. The fingerprint is a digest of the mutant's change, so an
+entry whose mutant has changed (mutmut numbers mutants within a function) is not trusted:
+that mutant is tested like any other and the entry reported. Listed mutants are not run.
 
 The score is killed / (mutants - listed equivalents); a timeout counts as killed, a mutant
-no selected test reaches counts as surviving. `mutation-equivalents.txt` lists the mutants
-that no behaviour can tell from the original, one a line: `name  reason`.
+no selected test reaches counts as surviving.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import shutil
@@ -22,8 +27,10 @@ import typing as t
 from pathlib import Path
 
 import libcst as cst
+import mutmut.__main__ as mutmut_main
 from mutmut.__main__ import cli
 from mutmut.mutation import file_mutation
+from mutmut.mutation.diff_apply import get_diff_for_mutant
 from mutmut.stats import status_by_exit_code
 
 if t.TYPE_CHECKING:
@@ -32,6 +39,8 @@ if t.TYPE_CHECKING:
 EQUIVALENTS = Path("mutation-equivalents.txt")
 #: Decorators that only describe a method; a function carrying nothing else is mutated.
 TRANSPARENT = frozenset({"override", "property", "cached_property"})
+#: The exit code mutmut records for a mutant it was told to skip.
+SKIPPED = 34
 #: A mutant that loops allocating (say, windows without end) stops here, not at the machine's.
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 
@@ -68,14 +77,44 @@ def allow_transparent_decorators() -> None:
     file_mutation.function_trampoline_arrangement = arrangement
 
 
-def read_equivalents() -> dict[str, str]:
-    """Return the listed equivalent mutants and why each is one."""
+def change_of(name: str) -> list[str]:
+    """Return the lines a mutant removes and adds, without the function's (renamed) `def`."""
+    return [
+        line
+        for line in get_diff_for_mutant(name).splitlines()
+        if line[:1] in "+-" and line[:3] not in {"---", "+++"} and "def " not in line
+    ]
+
+
+def fingerprint(name: str) -> str:
+    """Return a short digest of a mutant's change."""
+    return hashlib.sha256("\n".join(change_of(name)).encode()).hexdigest()[:10]
+
+
+def read_equivalents() -> dict[str, tuple[str, str]]:
+    """Return the listed equivalent mutants: name -> (fingerprint, reason)."""
     listed = {}
     for line in EQUIVALENTS.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            name, _, reason = line.partition(" ")
-            listed[name] = reason.strip()
+            name, digest, reason = line.split(maxsplit=2)
+            listed[name] = (digest, reason)
     return listed
+
+
+def skip_listed_equivalents(listed: dict[str, tuple[str, str]], trusted: set[str]) -> None:
+    """Have mutmut skip each listed mutant whose change is still the listed one."""
+    collect = mutmut_main.collect_source_file_mutation_data
+
+    def collect_skipping(*, mutant_names: t.Any) -> t.Any:
+        mutants, by_path = collect(mutant_names=mutant_names)
+        for data, name, _ in mutants:
+            if name in listed and fingerprint(name) == listed[name][0]:
+                trusted.add(name)
+                data.exit_code_by_key[name] = SKIPPED
+                data.save()
+        return [(data, name, data.exit_code_by_key[name]) for data, name, _ in mutants], by_path
+
+    mutmut_main.collect_source_file_mutation_data = collect_skipping
 
 
 def read_results() -> dict[str, bool]:
@@ -88,29 +127,30 @@ def read_results() -> dict[str, bool]:
     return caught
 
 
-def report(caught: dict[str, bool], equivalents: dict[str, str]) -> int:
+def report(caught: dict[str, bool], listed: dict[str, tuple[str, str]], trusted: set[str]) -> int:
     """Print the survivors and the score (as the last line); return the exit status."""
-    stale = sorted(set(equivalents) - set(caught))
-    caught_listed = sorted(name for name in equivalents if caught.get(name))
-    survivors = sorted(name for name, hit in caught.items() if not hit and name not in equivalents)
+    untrusted = sorted(set(listed) - trusted)
+    survivors = sorted(name for name, hit in caught.items() if not hit and name not in trusted)
     for name in survivors:
-        print(f"survived: {name}  (mutmut show {name})")
-    for name in stale + caught_listed:
-        print(f"listed as equivalent but {'gone' if name in stale else 'caught'}: {name}")
-    counted = len([name for name in caught if name not in equivalents])
-    killed = len([name for name, hit in caught.items() if hit and name not in equivalents])
+        print(f"survived: {name}  {fingerprint(name)}  {' / '.join(change_of(name))}")
+    for name in untrusted:
+        state = "gone" if name not in caught else "changed, so tested"
+        print(f"listed as equivalent but {state}: {name}")
+    killed = sum(1 for name, hit in caught.items() if hit and name not in trusted)
+    counted = len(caught) - len(trusted)
     print(
-        f"{len(caught)} mutants, {len(equivalents) - len(stale)} listed as equivalent, "
-        f"{killed} killed, {len(survivors)} not"
+        f"{len(caught)} mutants, {len(trusted)} listed as equivalent, {killed} killed, "
+        f"{len(survivors)} survived"
     )
-    score = 100 * killed // counted if counted else 0
-    print(f"mutation score: {score}%")
-    return 0 if caught and not stale and not caught_listed else 1
+    print(f"mutation score: {100 * killed // counted if counted else 0}%")
+    return 0 if caught and not untrusted else 1
 
 
 def main() -> int:
     """Run mutmut from scratch over the configured modules, then report."""
+    listed, trusted = read_equivalents(), set[str]()
     allow_transparent_decorators()
+    skip_listed_equivalents(listed, trusted)
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, resource.RLIM_INFINITY))
     shutil.rmtree("mutants", ignore_errors=True)
     try:
@@ -118,7 +158,7 @@ def main() -> int:
     except SystemExit as stop:
         if stop.code:
             return int(stop.code) if isinstance(stop.code, int) else 1
-    return report(read_results(), read_equivalents())
+    return report(read_results(), listed, trusted)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,7 @@ def test_the_batch_message_names_the_stream_encoding_and_file(tmp_path: Path) ->
 def test_a_bad_setting_is_one_line_naming_it(
     tmp_path: Path, changes: dict[str, t.Any], message: str
 ) -> None:
+    changes = dict(changes)  # a copy: pytest hands the same dict to every run of the test
     settings = sdk_batch_config(changes.pop("root", str(tmp_path)), **changes)
 
     with pytest.raises(ConfigError) as error:

@@ -50,7 +50,7 @@ DAY_MS = 24 * HOUR_MS
 MINUTE_MS = 60_000
 EXTRACTED = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 #: How long a feed test may take before it counts as deadlocked.
-DEADLINE_SECONDS = 10.0
+DEADLINE_SECONDS = 5.0
 
 
 def now_ms() -> int:
