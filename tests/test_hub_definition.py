@@ -153,3 +153,19 @@ def test_only_the_demo_environment_holds_a_literal_api_key() -> None:
     for where, config in configs:
         for name in sensitive & set(config):
             assert config[name].startswith("$"), f"{where}: {name} must come from an env var"
+
+
+def test_the_readme_settings_table_is_the_about_table() -> None:
+    about = subprocess.run(
+        [sys.executable, "-m", "tap_crescendo", "--about", "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+
+    def settings_rows(text: str) -> list[str]:
+        rows = text[text.index("| Setting | Required |") :].split("\n\n", 1)[0].splitlines()
+        return [row for row in rows if row.split("|")[1].strip().split(".")[0] not in SDK_SETTINGS]
+
+    assert settings_rows(readme) == settings_rows(about)
