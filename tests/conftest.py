@@ -12,6 +12,9 @@ from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+#: The local S3 server's fixtures, `s3_endpoint` and `bucket`.
+pytest_plugins = ["tests.s3_server"]
+
 
 @pytest.fixture
 def bot_rows() -> list[dict[str, t.Any]]:

@@ -7,7 +7,6 @@ import json
 import typing as t
 from pathlib import Path
 
-import boto3
 import pytest
 from singer_sdk import Stream
 
@@ -15,11 +14,8 @@ from tap_crescendo.batch_files import BatchFile, BatchFileWriter, BatchSettings
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.tap import TapCrescendo
-from tests.s3_server import CREDENTIALS, running_s3_server
+from tests.s3_server import objects
 from tests.tap_runs import SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
-
-if t.TYPE_CHECKING:
-    from collections.abc import Iterator
 
 Row = dict[str, t.Any]
 #: Every kind of value a file must carry unchanged: non-ASCII text, nulls, lists, objects.
@@ -231,51 +227,6 @@ def test_an_unwritable_folder_is_one_line_naming_the_file(tmp_path: Path) -> Non
     assert str(error.value).startswith(
         f"Setting `batch_config.storage.root`: cannot write file://{tmp_path}/taken/bots-"
     )
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A local S3 server for the whole session."""
-    with running_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(
-    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> str:
-    """A new bucket named after the test; the standard AWS variables hold the credentials."""
-    for variable, value in CREDENTIALS.items():
-        monkeypatch.setenv(variable, value)
-    name: str = request.node.name.lower().replace("_", "-")[:50]
-    client(s3_endpoint).create_bucket(Bucket=name)
-    return name
-
-
-def client(endpoint: str) -> t.Any:
-    """A boto3 client of the local server."""
-    return boto3.client("s3", endpoint_url=endpoint, **boto3_credentials())
-
-
-def boto3_credentials() -> dict[str, str]:
-    """The test credentials as boto3 keyword arguments."""
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }
-
-
-def objects(endpoint: str, bucket: str) -> dict[str, list[Row]]:
-    """Every object of the bucket, by its s3:// URI, as records."""
-    s3 = client(endpoint)
-    listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {
-        f"s3://{bucket}/{entry['Key']}": parse_lines(
-            gzip.decompress(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
-        )
-        for entry in listing
-    }
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
+from tests.s3_server import objects
 from tests.tap_runs import (
     API_KEY,
     SPAN_END_MS,
@@ -246,3 +247,31 @@ def test_the_next_run_removes_the_files_its_state_says_were_loaded(tmp_path: Pat
     assert {path.as_uri() for path in folder.iterdir()} == uris(two)
     assert set(two.states[-1]["bookmarks"]["bot_conversations"]["batch_files"]) <= uris(two)
     assert uris(one).isdisjoint(uris(two))
+
+
+@pytest.mark.slow
+def test_files_on_s3_are_the_announced_objects_with_exactly_the_rows(
+    s3_endpoint: str, bucket: str
+) -> None:
+    bots = generate_bot_rows(70, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=39)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    settings = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {
+            "root": f"s3://{bucket}/exports",
+            "prefix": "crescendo/",
+            "params": {"endpoint_url": s3_endpoint},
+        },
+        "batch_size": 25,
+    }
+    with fake.serve() as url:
+        result = sync(tap_config(url, batch_config=settings))
+
+    announced = [m["manifest"][0] for m in result.messages if m["type"] == "BATCH"]
+    stored = objects(s3_endpoint, bucket)
+    assert result.error is None
+    assert sorted(stored) == sorted(announced)
+    assert all(uri.startswith(f"s3://{bucket}/exports/crescendo/") for uri in announced)
+    in_objects = [row["ID"] for rows in stored.values() for row in rows]
+    assert sorted(in_objects) == sorted(row["ID"] for row in bots)
+    assert max(len(rows) for rows in stored.values()) == 25
