@@ -23,16 +23,21 @@ if t.TYPE_CHECKING:
 
 
 class BatchDelivery:
-    """One source stream's files, one writer per output stream (stream maps may add some)."""
+    """One source stream's files, one writer per output stream (stream maps may add some).
+
+    `schemas` holds each output stream's JSON schema, as its SCHEMA message carries it.
+    """
 
     def __init__(
         self,
         settings: BatchSettings,
         *,
+        schemas: Mapping[str, Mapping[str, t.Any]],
         announce: Callable[[BatchFile], None],
         release: Callable[[str], None],
     ) -> None:
         self._settings = settings
+        self._schemas = schemas
         self._announce = announce
         self._release = release
         self._writers: dict[str, BatchFileWriter] = {}
@@ -45,7 +50,9 @@ class BatchDelivery:
         """Add one record of output stream `stream` to its open file."""
         writer = self._writers.get(stream)
         if writer is None:
-            writer = BatchFileWriter(self._settings, stream, on_complete=self._completed)
+            writer = BatchFileWriter(
+                self._settings, stream, schema=self._schemas[stream], on_complete=self._completed
+            )
             self._writers[stream] = writer
             self._added[stream] = self._announced[stream] = 0
         self._added[stream] += 1

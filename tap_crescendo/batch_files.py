@@ -1,4 +1,6 @@
-"""BATCH files: one stream's records written to JSON Lines files of at most `batch_size` rows.
+"""BATCH files: one stream's records written to files of at most `batch_size` rows.
+
+JSON Lines files, or Parquet files with the `parquet` extra (see `parquet_rows.py`).
 
 The settings are the SDK's `batch_config` (`Stream.get_batch_config` reads them); files go
 under `storage.root` + `storage.prefix` through fsspec: a local folder, or `s3://bucket/prefix`
@@ -27,6 +29,8 @@ if t.TYPE_CHECKING:
     import io
     from collections.abc import Callable, Iterator, Mapping
 
+    from tap_crescendo.parquet_rows import ParquetRows
+
 #: Encoded lines are gathered into writes of about this many bytes.
 CHUNK_BYTES = 256 * 1024
 #: zlib's fastest level: on conversation rows it compresses 2.4x faster than the default
@@ -41,7 +45,7 @@ class BatchEncoding(t.Protocol):
 
     @property
     def format(self) -> str:
-        """The file format: `jsonl` (or `parquet`, not written yet)."""
+        """The file format: `jsonl` or `parquet`."""
 
     @property
     def compression(self) -> str | None:
@@ -86,13 +90,14 @@ class BatchFile:
 
     stream: str
     uri: str
+    format: str
     compression: str
     rows: int
 
     @property
     def message(self) -> dict[str, t.Any]:
         """The Singer BATCH message that hands this file to the loader."""
-        encoding = {"format": "jsonl", "compression": self.compression}
+        encoding = {"format": self.format, "compression": self.compression}
         return {
             "type": "BATCH",
             "stream": self.stream,
@@ -107,8 +112,9 @@ class BatchFileWriter:
     Complete means closed, and on a local disk flushed, fsynced and renamed to its final name
     (an object store shows an object only once its upload ends). `on_complete` runs inside
     the `add` or `close` that completed the file. Names are
-    `{prefix}{stream}-{start}-{run}-{sequence}.jsonl[.gz]`, unique to this writer, so a
-    resumed run never replaces a file a loader may still read. One thread calls it.
+    `{prefix}{stream}-{start}-{run}-{sequence}.jsonl[.gz]` (or `.parquet`), unique to this
+    writer, so a resumed run never replaces a file a loader may still read. `schema` is the
+    stream's JSON schema, which Parquet files follow. One thread calls it.
     """
 
     def __init__(
@@ -116,11 +122,15 @@ class BatchFileWriter:
         settings: BatchSettings,
         stream: str,
         *,
+        schema: Mapping[str, t.Any],
         on_complete: Callable[[BatchFile], None],
     ) -> None:
         self._stream = stream
         self._on_complete = on_complete
-        self._compression = _compression(settings.encoding)
+        self._format, self._compression = _encoding(settings.encoding)
+        self._parquet = (
+            _parquet_rows(schema, self._compression) if self._format == "parquet" else None
+        )
         self._batch_size = _batch_size(settings.batch_size)
         self._fs, root = _file_system(settings.storage)
         run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -132,8 +142,11 @@ class BatchFileWriter:
 
     def add(self, record: Mapping[str, t.Any]) -> None:
         """Add one record; the file completes when it holds `batch_size` rows."""
-        encoder.encode_into(record, self._pending, -1)
-        self._pending += b"\n"
+        if self._parquet is None:
+            encoder.encode_into(record, self._pending, -1)
+            self._pending += b"\n"
+        else:
+            self._parquet.add(record)
         self._rows += 1
         if self._rows == self._batch_size:
             self._complete()
@@ -150,17 +163,22 @@ class BatchFileWriter:
         """The file being written, opened on first use."""
         if self._file is None:
             self._sequence += 1
-            extension = ".jsonl.gz" if self._compression == "gzip" else ".jsonl"
+            gzipped = self._format == "jsonl" and self._compression == "gzip"
+            extension = (
+                ".parquet" if self._parquet is not None else ".jsonl.gz" if gzipped else ".jsonl"
+            )
             path = f"{self._stem}-{self._sequence:05d}{extension}"
-            self._file = _OpenFile(self._fs, path, gzipped=self._compression == "gzip")
+            self._file = _OpenFile(self._fs, path, gzipped=gzipped)
         return self._file
 
     def _complete(self) -> None:
         """Write what is gathered, finish the file, then announce it."""
+        if self._parquet is not None:
+            self._pending += self._parquet.finish()
         done = self._opened()
         done.write(self._pending)
         done.finish()
-        completed = BatchFile(self._stream, done.uri, self._compression, self._rows)
+        completed = BatchFile(self._stream, done.uri, self._format, self._compression, self._rows)
         self._file, self._rows = None, 0
         self._pending.clear()
         self._on_complete(completed)
@@ -214,12 +232,12 @@ class _OpenFile:
             raise ConfigError(msg) from None
 
 
-def _compression(encoding: BatchEncoding) -> str:
-    """The file compression, `gzip` or `none`; `ConfigError` for another format."""
-    if encoding.format != "jsonl":
+def _encoding(encoding: BatchEncoding) -> tuple[str, str]:
+    """The file format and compression (`gzip` or `none`); `ConfigError` for others."""
+    if encoding.format not in {"jsonl", "parquet"}:
         msg = (
             f"Setting `batch_config.encoding.format` is {encoding.format!r}: tap-crescendo "
-            "writes `jsonl` batch files (gzip or none)"
+            "writes `jsonl` or `parquet` batch files (gzip or none)"
         )
         raise ConfigError(msg)
     compression = encoding.compression or "none"
@@ -228,7 +246,20 @@ def _compression(encoding: BatchEncoding) -> str:
             f"Setting `batch_config.encoding.compression` must be gzip or none, not {compression!r}"
         )
         raise ConfigError(msg)
-    return compression
+    return encoding.format, compression
+
+
+def _parquet_rows(schema: Mapping[str, t.Any], compression: str) -> ParquetRows:
+    """The Parquet encoder of a stream; `ConfigError` when pyarrow is not installed."""
+    try:
+        from tap_crescendo.parquet_rows import ParquetRows  # noqa: PLC0415 (the parquet extra's)
+    except ImportError:
+        msg = (
+            "Setting `batch_config.encoding.format` is 'parquet': install the parquet extra: "
+            "pip install 'tap-crescendo[parquet]'"
+        )
+        raise ConfigError(msg) from None
+    return ParquetRows(schema, compression=compression)
 
 
 def _batch_size(value: t.Any) -> int:

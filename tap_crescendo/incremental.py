@@ -168,7 +168,13 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         settings = super().get_batch_config(self.config)
         if settings is None:
             return None
-        return BatchDelivery(settings, announce=self._announce, release=self.write_checkpoint)
+        schemas = {
+            stream_map.stream_alias: stream_map.transformed_schema
+            for stream_map in self.stream_maps
+        }
+        return BatchDelivery(
+            settings, schemas=schemas, announce=self._announce, release=self.write_checkpoint
+        )
 
     def _announce(self, file: BatchFile) -> None:
         """Write a completed file's BATCH message; the next STATEs list the file."""

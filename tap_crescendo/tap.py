@@ -158,9 +158,12 @@ class TapCrescendo(CommandLine):
                     th.ObjectType(
                         th.Property(
                             "format",
-                            th.StringType(allowed_values=["jsonl"]),
+                            th.StringType(allowed_values=["jsonl", "parquet"]),
                             required=True,
-                            description="File format: JSON Lines.",
+                            description=(
+                                "File format: jsonl (JSON Lines), or parquet with the parquet "
+                                "extra."
+                            ),
                         ),
                         th.Property(
                             "compression",
@@ -209,9 +212,9 @@ class TapCrescendo(CommandLine):
             title="Batch Configuration",
             description=(
                 "Write records to files announced by BATCH messages instead of RECORD lines: "
-                "encoding (format jsonl, compression gzip or none), storage (root file:// or "
-                "s3:// URL, prefix, params such as endpoint_url) and batch_size (most rows in "
-                "one file, default 10000). A STATE never claims a row that is not in an "
+                "encoding (format jsonl or parquet, compression gzip or none), storage (root "
+                "file:// or s3:// URL, prefix, params such as endpoint_url) and batch_size (most "
+                "rows in one file, default 10000). A STATE never claims a row that is not in an "
                 "announced file."
             ),
         ),

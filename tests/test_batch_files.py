@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import typing as t
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from singer_sdk import Stream
 
+from tap_crescendo import parquet_rows
 from tap_crescendo.batch_files import BatchFile, BatchFileWriter, BatchSettings
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import generate_bot_rows
+from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.tap import TapCrescendo
 from tests.s3_server import objects
 from tests.tap_runs import SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
 
 Row = dict[str, t.Any]
+BOT_SCHEMA: dict[str, t.Any] = BotConversationsStream.schema
+VOC_SCHEMA: dict[str, t.Any] = VocConversationsStream.schema
 #: Every kind of value a file must carry unchanged: non-ASCII text, nulls, lists, objects.
 AWKWARD_ROW: Row = {
     "ID": "conv-ünïcødé-1",
@@ -61,7 +68,9 @@ def seven_rows() -> list[Row]:
 def write_all(settings: BatchSettings, rows: list[Row]) -> list[BatchFile]:
     """Write `rows` as one stream's files, closing at the end; return the announced files."""
     files: list[BatchFile] = []
-    writer = BatchFileWriter(settings, "bot_conversations", on_complete=files.append)
+    writer = BatchFileWriter(
+        settings, "bot_conversations", schema=BOT_SCHEMA, on_complete=files.append
+    )
     for row in rows:
         writer.add(row)
     writer.close()
@@ -128,7 +137,9 @@ def test_each_file_is_announced_complete_inside_the_add_that_filled_it(tmp_path:
         events.append(("file", [row["ID"] for row in read_local(file.uri)]))
         assert not list(tmp_path.glob("*.partial"))
 
-    writer = BatchFileWriter(sdk_batch_config(str(tmp_path)), "bots", on_complete=announced)
+    writer = BatchFileWriter(
+        sdk_batch_config(str(tmp_path)), "bots", schema=BOT_SCHEMA, on_complete=announced
+    )
     rows = seven_rows()
     for row in rows:
         events.append(("add", row["ID"]))
@@ -202,24 +213,213 @@ def test_a_bad_setting_is_one_line_naming_it(
     settings = sdk_batch_config(changes.pop("root", str(tmp_path)), **changes)
 
     with pytest.raises(ConfigError) as error:
-        BatchFileWriter(settings, "bots", on_complete=print)
+        BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
     assert str(error.value) == message
 
 
-def test_parquet_is_refused_with_one_line(tmp_path: Path) -> None:
+def test_parquet_without_pyarrow_is_refused_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` fails
+    monkeypatch.delitem(sys.modules, "tap_crescendo.parquet_rows", raising=False)
     settings = sdk_batch_config(str(tmp_path), encoding_format="parquet")
 
     with pytest.raises(ConfigError) as error:
-        BatchFileWriter(settings, "bots", on_complete=print)
+        BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
     assert str(error.value) == (
-        "Setting `batch_config.encoding.format` is 'parquet': tap-crescendo writes `jsonl` "
-        "batch files (gzip or none)"
+        "Setting `batch_config.encoding.format` is 'parquet': install the parquet extra: "
+        "pip install 'tap-crescendo[parquet]'"
     )
+    assert list(tmp_path.iterdir()) == []
+
+
+def write_parquet_and_jsonl(
+    tmp_path: Path, stream: str, schema: dict[str, t.Any], rows: list[Row], compression: str
+) -> tuple[list[BatchFile], list[BatchFile]]:
+    """Write `rows` as Parquet files and as JSON Lines files of 3 rows; return both."""
+    written: dict[str, list[BatchFile]] = {"parquet": [], "jsonl": []}
+    for encoding_format, files in written.items():
+        root = tmp_path / encoding_format
+        settings = sdk_batch_config(
+            str(root), encoding_format=encoding_format, compression=compression
+        )
+        writer = BatchFileWriter(settings, stream, schema=schema, on_complete=files.append)
+        for row in rows:
+            writer.add(row)
+        writer.close()
+    return written["parquet"], written["jsonl"]
+
+
+def read_parquet(uri: str) -> list[Row]:
+    """The rows a loader gets from a Parquet file, its JSON columns decoded."""
+    table = pq.read_table(local_path(uri))
+    json_columns = [field.name for field in table.schema if field.type == pa.json_()]
+    rows: list[Row] = table.to_pylist()
+    for row in rows:
+        for name in json_columns:
+            row[name] = None if row[name] is None else json.loads(row[name])
+    return rows
+
+
+def with_every_property(schema: dict[str, t.Any], row: Row) -> Row:
+    """`row` as a table holds it: every property of `schema`, null where absent."""
+    return {name: row.get(name) for name in schema["properties"]}
+
+
+#: Bot rows as the tap emits them: every schema type, nulls, empty and non-ASCII lists.
+BOT_ROWS: list[Row] = [
+    {
+        "ID": f"bot-{index}",
+        "TenantID": "tenant-alpha",
+        "BotID": "bot-1",
+        "BotName": "Ünïcødé bot ✅",
+        "Datetime": 1_735_689_600_000 + index,
+        "EndDatetime": None if index % 2 else 1_735_689_660_000,
+        "DatetimeUTC": f"2025-01-01T00:00:0{index}.123Z",
+        "EndDatetimeUTC": None,
+        "Duration": index * 60,
+        "Escalated": [True, False, None][index % 3],
+        "CSat": [4.0, 3.5, None][index % 3],
+        "AgentId": None if index % 2 else "17",
+        "Media": [["chat", "voz"], [], None, ["東京"]][index % 4],
+        "Summary": 'a quote " and a \\ backslash',
+        "Contact Name": None,
+    }
+    for index in range(7)
+]
+#: VOC rows: lists of strings and the free-form objects of `Problems` and `KPIs`.
+VOC_ROWS: list[Row] = [
+    {
+        "ID": f"voc-{index}",
+        "Datetime": f"2025-01-01T00:00:0{index}Z",
+        "Duration": None if index % 3 == 0 else index,
+        "Groups": [["billing"], [], None][index % 3],
+        "Tags": ["vip", "ñ"],
+        "CSat": None,
+        "Sentiment": [0.25, -1.0, None][index % 3],
+        "Problems": [
+            [{"name": "ñ", "score": None, "nested": {"list": [1, 2.5, "x", True]}}],
+            [],
+            None,
+            [{"name": "refund"}, {"other": [{}]}],
+        ][index % 4],
+        "KPIs": None if index % 2 else [{"kpi": "FCR", "value": 1}],
+    }
+    for index in range(7)
+]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+@pytest.mark.parametrize(
+    ("stream", "schema", "rows"),
+    [
+        pytest.param("bot_conversations", BOT_SCHEMA, BOT_ROWS, id="bot"),
+        pytest.param("voc_conversations", VOC_SCHEMA, VOC_ROWS, id="voc"),
+    ],
+)
+def test_parquet_files_hold_exactly_the_rows_of_the_json_lines_files(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stream: str,
+    schema: dict[str, t.Any],
+    rows: list[Row],
+    compression: str,
+) -> None:
+    monkeypatch.setattr(parquet_rows, "ROW_GROUP_ROWS", 2)
+    parquet, jsonl = write_parquet_and_jsonl(tmp_path, stream, schema, rows, compression)
+
+    assert [file.rows for file in parquet] == [3, 3, 1]
+    row_groups = [pq.ParquetFile(local_path(file.uri)).metadata.num_row_groups for file in parquet]
+    assert row_groups == [2, 2, 1]
+    assert [read_parquet(file.uri) for file in parquet] == [
+        [with_every_property(schema, row) for row in read_local(file.uri)] for file in jsonl
+    ]
+    assert [read_parquet(file.uri) for file in parquet] == [
+        [with_every_property(schema, row) for row in rows[start : start + 3]] for start in (0, 3, 6)
+    ]
+
+
+@pytest.mark.parametrize(("compression", "codec"), [("gzip", "GZIP"), ("none", "UNCOMPRESSED")])
+def test_a_parquet_file_is_announced_with_its_encoding_and_codec(
+    tmp_path: Path, compression: str, codec: str
+) -> None:
+    (file, *_), _ = write_parquet_and_jsonl(
+        tmp_path, "voc_conversations", VOC_SCHEMA, VOC_ROWS, compression
+    )
+
+    assert file.message == {
+        "type": "BATCH",
+        "stream": "voc_conversations",
+        "encoding": {"format": "parquet", "compression": compression},
+        "manifest": [file.uri],
+    }
+    assert local_path(file.uri).name.endswith("-00001.parquet")
+    metadata = pq.ParquetFile(local_path(file.uri)).metadata
+    assert {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)} == {
+        codec
+    }
+    assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_every_parquet_file_has_the_schemas_types_even_for_a_column_of_nulls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parquet_rows, "ROW_GROUP_ROWS", 1)  # the file ends on a full group
+    rows = [{"ID": "voc-1", "Problems": None, "Groups": None, "Duration": None, "CSat": None}]
+    (voc,), _ = write_parquet_and_jsonl(tmp_path, "voc_conversations", VOC_SCHEMA, rows, "none")
+    (bot,), _ = write_parquet_and_jsonl(
+        tmp_path / "bot", "bot_conversations", BOT_SCHEMA, [{"ID": "bot-1"}], "none"
+    )
+
+    voc_types = {field.name: field.type for field in pq.read_schema(local_path(voc.uri))}
+    bot_types = {field.name: field.type for field in pq.read_schema(local_path(bot.uri))}
+    assert list(voc_types) == list(VOC_SCHEMA["properties"])
+    assert list(bot_types) == list(BOT_SCHEMA["properties"])
+    assert {name: str(voc_types[name]) for name in VOC_TYPES} == VOC_TYPES
+    assert {name: str(bot_types[name]) for name in BOT_TYPES} == BOT_TYPES
+    assert read_parquet(voc.uri) == [with_every_property(VOC_SCHEMA, rows[0])]
+
+
+def test_a_value_not_of_its_schema_type_is_one_line_naming_the_property(tmp_path: Path) -> None:
+    schema = {"properties": {"ID": {"type": ["string"]}, "length": {"type": ["string", "null"]}}}
+    settings = sdk_batch_config(str(tmp_path), encoding_format="parquet", batch_size=2)
+    writer = BatchFileWriter(settings, "bots", schema=schema, on_complete=print)
+    writer.add({"ID": "bot-1", "length": "12"})
+
+    with pytest.raises(ConfigError) as error:
+        writer.add({"ID": "bot-2", "length": 12})
+    assert str(error.value) == (
+        "Setting `batch_config.encoding.format` is 'parquet': property 'length' holds a value "
+        "that does not fit its schema type string (Expected bytes, got a 'int' object); a "
+        "`stream_maps` expression may need int(...), float(...) or str(...)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+#: The Arrow types of a stream's kinds of property, whatever the rows hold.
+VOC_TYPES = {
+    "ID": "string",
+    "Datetime": "string",
+    "Duration": "int64",
+    "CSat": "double",
+    "Groups": "list<element: string>",
+    "Problems": "extension<arrow.json>",
+    "KPIs": "extension<arrow.json>",
+}
+BOT_TYPES = {
+    "Datetime": "int64",
+    "DatetimeUTC": "string",
+    "Escalated": "bool",
+    "CSat": "double",
+    "Media": "list<element: string>",
+}
 
 
 def test_an_unwritable_folder_is_one_line_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file, not a folder")
-    writer = BatchFileWriter(sdk_batch_config(str(tmp_path / "taken")), "bots", on_complete=print)
+    writer = BatchFileWriter(
+        sdk_batch_config(str(tmp_path / "taken")), "bots", schema=BOT_SCHEMA, on_complete=print
+    )
     writer.add(AWKWARD_ROW)
 
     with pytest.raises(ConfigError) as error:
@@ -264,7 +464,7 @@ def test_a_missing_bucket_is_one_line_naming_the_file(s3_endpoint: str, bucket: 
     settings = sdk_batch_config(
         f"s3://{bucket}-missing", params={"endpoint_url": s3_endpoint}, batch_size=1
     )
-    writer = BatchFileWriter(settings, "bots", on_complete=print)
+    writer = BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
 
     with pytest.raises(ConfigError) as error:
         writer.add(AWKWARD_ROW)

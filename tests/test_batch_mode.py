@@ -10,6 +10,8 @@ import sys
 import typing as t
 from urllib.parse import urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
@@ -35,10 +37,12 @@ Row: t.TypeAlias = dict[str, t.Any]
 DAY_MS = 86_400_000
 
 
-def batch_config(root: Path, *, size: int, compression: str = "gzip") -> dict[str, t.Any]:
+def batch_config(
+    root: Path, *, size: int, compression: str = "gzip", encoding_format: str = "jsonl"
+) -> dict[str, t.Any]:
     """A `batch_config` writing files of `size` rows under `root`."""
     return {
-        "encoding": {"format": "jsonl", "compression": compression},
+        "encoding": {"format": encoding_format, "compression": compression},
         "storage": {"root": root.as_uri(), "prefix": "crescendo/"},
         "batch_size": size,
     }
@@ -108,6 +112,66 @@ def test_files_hold_every_row_once_and_no_state_claims_a_row_before_its_file(
     assert result.bookmark() == max(bots, key=lambda row: row["Datetime"])["DatetimeUTC"]
 
 
+def parquet_rows(uri: str) -> list[Row]:
+    """The rows a loader gets from one announced Parquet file, its JSON text columns decoded."""
+    table = pq.read_table(urlsplit(uri).path)
+    json_columns = [field.name for field in table.schema if field.type == pa.json_()]
+    rows: list[Row] = table.to_pylist()
+    for row in rows:
+        for name in json_columns:
+            row[name] = None if row[name] is None else json.loads(row[name])
+    return rows
+
+
+def test_parquet_files_hold_the_rows_of_json_lines_files_under_the_mapped_schema(
+    tmp_path: Path,
+) -> None:
+    bots = generate_bot_rows(120, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=36)
+    vocs = generate_voc_rows(90, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=36)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots}, voc_rows={TENANT: vocs})
+    maps = {
+        "bot_conversations": {
+            "__alias__": "bots",
+            "email_hash": "md5(record['Contact Email']) if record['Contact Email'] else None",
+            "RemoteIp": "__NULL__",
+        }
+    }
+    runs: dict[str, Sync] = {}
+    with fake.serve() as url:
+        for encoding_format in ("jsonl", "parquet"):
+            settings = batch_config(
+                tmp_path / encoding_format, size=25, encoding_format=encoding_format
+            )
+            runs[encoding_format] = sync(tap_config(url, stream_maps=maps, batch_config=settings))
+
+    parquet = runs["parquet"]
+    assert parquet.error is None
+    assert parquet.records == []
+    batches = [m for m in parquet.messages if m["type"] == "BATCH"]
+    assert {m["stream"] for m in batches} == {"bots", "voc_conversations"}
+    assert all(m["encoding"] == {"format": "parquet", "compression": "gzip"} for m in batches)
+    assert all(m["manifest"][0].endswith(".parquet") for m in batches)
+    schemas = {m["stream"]: m["schema"] for m in parquet.messages if m["type"] == "SCHEMA"}
+    for stream, served in (("bots", bots), ("voc_conversations", vocs)):
+        files = [parquet_rows(m["manifest"][0]) for m in batches if m["stream"] == stream]
+        assert [len(rows) for rows in files[:-1]] == [25] * (len(files) - 1)
+        assert 0 < len(files[-1]) <= 25
+        columns = list(schemas[stream]["properties"])
+        as_jsonl = {
+            row["ID"]: {name: row.get(name) for name in columns}
+            for m in runs["jsonl"].messages
+            if m["type"] == "BATCH" and m["stream"] == stream
+            for row in file_rows(m["manifest"][0])
+        }
+        in_parquet = {row["ID"]: row for rows in files for row in rows}
+        assert len(as_jsonl) == len(served)
+        assert in_parquet == as_jsonl
+        assert all(list(row) == columns for row in in_parquet.values())
+    assert "email_hash" in schemas["bots"]["properties"]
+    assert "RemoteIp" not in schemas["bots"]["properties"]
+    assert any(row["Problems"] for row in in_parquet.values())
+
+
 def test_a_window_whose_rows_wait_in_the_open_file_waits_for_it(tmp_path: Path) -> None:
     bots = generate_bot_rows(40, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=32)
     fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
@@ -154,18 +218,23 @@ def test_stream_maps_apply_to_the_files(tmp_path: Path) -> None:
         )
 
 
-def test_a_deselected_property_is_left_out_of_the_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding_format", ["jsonl", "parquet"])
+def test_a_deselected_property_is_left_out_of_the_files(
+    tmp_path: Path, encoding_format: str
+) -> None:
     bots = generate_bot_rows(30, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=34)
     fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    settings = batch_config(tmp_path, size=10, compression="none", encoding_format=encoding_format)
     with fake.serve() as url:
-        config = tap_config(url, batch_config=batch_config(tmp_path, size=10, compression="none"))
+        config = tap_config(url, batch_config=settings)
         result = sync(config, catalog=catalog_without(config, "Contact Phone"))
 
+    read = parquet_rows if encoding_format == "parquet" else file_rows
     written = [
         row
         for m in result.messages
         if m["type"] == "BATCH" and m["stream"] == "bot_conversations"
-        for row in file_rows(m["manifest"][0])
+        for row in read(m["manifest"][0])
     ]
     assert sorted(row["ID"] for row in written) == sorted(row["ID"] for row in bots)
     assert all("Contact Phone" not in row and "Contact Email" in row for row in written)
