@@ -7,11 +7,21 @@ import typing as t
 
 import pytest
 
-from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
+from tap_crescendo.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, UndocumentedFields
+from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 
-BOT = RecordContract(BotConversationsStream.schema, BotConversationsStream.documented_unions)
-VOC = RecordContract(VocConversationsStream.schema, VocConversationsStream.documented_unions)
+
+def bot() -> RecordContract:
+    """The bot stream's contract, built by the test (a module-level one escapes mutation tests)."""
+    return RecordContract(BotConversationsStream.schema, BotConversationsStream.documented_unions)
+
+
+def voc() -> RecordContract:
+    """The VOC stream's contract, built by the test."""
+    return RecordContract(VocConversationsStream.schema, VocConversationsStream.documented_unions)
+
+
 ROW: dict[str, t.Any] = {
     "ID": "c-1",
     "TenantID": "tenant-alpha",
@@ -30,17 +40,17 @@ ROW: dict[str, t.Any] = {
 }
 
 
-def decode(row: dict[str, t.Any], contract: RecordContract = BOT) -> dict[str, t.Any]:
+def decode(row: dict[str, t.Any], contract: RecordContract | None = None) -> dict[str, t.Any]:
     """The record a row becomes (failing the test if any field was undocumented)."""
-    record, undocumented = contract.decode(json.dumps(row).encode())
+    record, undocumented = (contract or bot()).decode(json.dumps(row).encode())
     assert undocumented == []
     return record
 
 
-def refusal(row: dict[str, t.Any], contract: RecordContract = BOT) -> str:
+def refusal(row: dict[str, t.Any], contract: RecordContract | None = None) -> str:
     """The message refusing a row."""
     with pytest.raises(FieldMismatch) as caught:
-        contract.decode(json.dumps(row).encode())
+        (contract or bot()).decode(json.dumps(row).encode())
     return str(caught.value)
 
 
@@ -122,23 +132,61 @@ def test_a_required_field_missing_is_refused() -> None:
     assert refusal(row) == "field 'BotName': expected a string or null, got no such field"
 
 
+@pytest.mark.parametrize("missing", ["ID", "BotName", "Duration"])
+def test_a_required_field_missing_is_refused_when_every_other_field_is_there(
+    missing: str,
+) -> None:
+    row = generate_bot_rows(1, start_ms=0, end_ms=86_400_000, seed=3)[0]
+    assert row.keys() == BotConversationsStream.schema["properties"].keys()
+    del row[missing]
+
+    assert refusal(row).startswith(f"field {missing!r}: expected ")
+    assert refusal(row).endswith(", got no such field")
+
+
 def test_a_long_value_is_quoted_cut_short() -> None:
     message = refusal({**ROW, "Duration": "x" * 500})
 
     assert message == f"field 'Duration': expected an integer, got \"{'x' * 76}..."
 
 
-def test_the_refusal_carries_the_record_id() -> None:
-    with pytest.raises(FieldMismatch) as caught:
-        BOT.decode(json.dumps({**ROW, "ID": "c-42", "Duration": "x"}).encode())
+def test_a_value_of_exactly_the_quote_limit_is_quoted_whole() -> None:
+    message = refusal({**ROW, "Duration": "x" * (QUOTE_LIMIT - 2)})
 
-    assert (caught.value.record_id, caught.value.field) == ("c-42", "Duration")
+    assert message == f"field 'Duration': expected an integer, got \"{'x' * (QUOTE_LIMIT - 2)}\""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        pytest.param({"Duration": "x"}, "Duration", id="wrong-type"),
+        pytest.param({"BotName": None}, "BotName", id="required-missing"),
+    ],
+)
+def test_the_refusal_carries_the_record_id(change: dict[str, t.Any], field: str) -> None:
+    row = {
+        name: value for name, value in {**ROW, "ID": "c-42", **change}.items() if value is not None
+    }
+
+    with pytest.raises(FieldMismatch) as caught:
+        bot().decode(json.dumps(row).encode())
+
+    assert (caught.value.record_id, caught.value.field) == ("c-42", field)
+
+
+def test_a_row_read_the_slow_way_is_converted_the_same() -> None:
+    row = {**ROW, "NewField": 1, "Media": "chat", "AgentId": 17, "CSat": 4}
+
+    record, undocumented = bot().decode(json.dumps(row).encode())
+
+    assert undocumented == ["NewField"]
+    assert record == {**ROW, "Media": ["chat"], "AgentId": "17", "CSat": 4.0}
 
 
 def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
     row = {**ROW, "NewField": {"a": 1}, "Sentiment": 0.4, "BotName": 5}
 
-    record, undocumented = BOT.decode(json.dumps(row).encode())
+    record, undocumented = bot().decode(json.dumps(row).encode())
 
     assert undocumented == ["NewField", "Sentiment"]
     assert record == {**ROW, "BotName": "5"}
@@ -155,13 +203,13 @@ def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
     ],
 )
 def test_voc_fields(field: str, sent: t.Any, delivered: t.Any) -> None:
-    record = decode({"ID": "v-1", field: sent}, VOC)
+    record = decode({"ID": "v-1", field: sent}, voc())
 
     assert record == {"ID": "v-1", field: delivered}
 
 
 def test_a_voc_media_list_is_refused_its_schema_is_a_string() -> None:
-    assert refusal({"ID": "v-1", "Media": ["voice"]}, VOC) == (
+    assert refusal({"ID": "v-1", "Media": ["voice"]}, voc()) == (
         "field 'Media': expected a string or null, got [\"voice\"]"
     )
 
@@ -173,3 +221,13 @@ def test_each_undocumented_field_is_new_once_and_every_row_with_one_counts() -> 
     assert seen.note(["NewField", "Other"]) == ["Other"]
     assert seen.note(["Other"]) == []
     assert (seen.rows, seen.names) == (3, {"NewField", "Other"})
+
+
+def test_null_in_a_nullable_date_time_stays_null() -> None:
+    assert decode({**ROW, "EndDatetimeUTC": None})["EndDatetimeUTC"] is None
+
+
+def test_an_array_of_objects_is_named_so() -> None:
+    assert refusal({"ID": "v-1", "Problems": "late"}, voc()) == (
+        "field 'Problems': expected an array of objects or null, got \"late\""
+    )

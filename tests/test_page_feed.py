@@ -8,6 +8,7 @@ import typing as t
 
 import pytest
 
+from tap_crescendo import page_feed
 from tap_crescendo.page_feed import (
     Handoff,
     PageArrived,
@@ -15,6 +16,7 @@ from tap_crescendo.page_feed import (
     WindowDone,
     WindowRestarted,
 )
+from tap_crescendo.stopping import StopRequested, StopSwitch
 from tap_crescendo.windows import Window
 
 if t.TYPE_CHECKING:
@@ -197,3 +199,32 @@ def test_after_stop_give_returns_false_at_once() -> None:
 
     assert not giver.is_alive()
     assert returned == [False]
+
+
+def test_a_stop_asked_while_the_writer_waits_for_a_page_reaches_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = StopSwitch()
+    monkeypatch.setattr(page_feed, "STOP", stop)
+    handoff: Handoff[str] = Handoff()
+    raised: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            handoff.take()
+        except StopRequested as error:
+            raised.append(error)
+
+    writer = threading.Thread(target=take, daemon=True)
+    writer.start()
+    for _ in range(1000):  # until the writer waits inside take()
+        frame = sys._current_frames().get(t.cast("int", writer.ident))
+        caller = frame.f_back if frame is not None else None
+        if caller is not None and "take" in caller.f_code.co_name:
+            break
+        writer.join(timeout=0.01)
+    stop.ask("stopping", 143)
+    writer.join(timeout=10)
+
+    assert not writer.is_alive()
+    assert [str(error) for error in raised] == ["stopping"]

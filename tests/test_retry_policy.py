@@ -205,3 +205,16 @@ def test_each_retry_is_one_warning_naming_the_failure_the_try_and_the_wait(
         f"Retrying after {reason} (try 2 of 6 failed; waiting 4.3 s)"
     ]
     assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_a_retry_without_a_known_wait_says_zero_seconds(
+    stream: IncrementalExport, caplog: pytest.LogCaptureFixture
+) -> None:
+    details: t.Any = {"exception": RetriableAPIError("HTTP 502 Bad Gateway"), "tries": 1}
+
+    with caplog.at_level(logging.WARNING):
+        stream.backoff_handler(details)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "Retrying after HTTP 502 Bad Gateway (try 1 of 6 failed; waiting 0.0 s)"
+    ]

@@ -15,15 +15,12 @@ from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timezone
 
 import pytest
-from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowDone
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import Window
-from tap_crescendo.writer import CHUNK_BYTES, StateFlushingWriter
+from tap_crescendo.windows import Window, WindowProgress, later, newest_start
 from tests.tap_runs import (
     API_KEY,
     SPAN_END_MS,
@@ -48,7 +45,6 @@ if t.TYPE_CHECKING:
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 MINUTE_MS = 60_000
-EXTRACTED = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 #: How long a feed test may take before it counts as deadlocked.
 DEADLINE_SECONDS = 5.0
 
@@ -232,6 +228,26 @@ def test_the_bookmark_never_moves_back_when_the_lookback_spans_several_windows(
         parse_timestamp(value) >= parse_timestamp(bookmark) for value in bookmarks(result.messages)
     )
     assert result.bookmark() == expected
+
+
+def progress(newest: tuple[int, str] | None) -> WindowProgress:
+    """A window's progress that delivered `newest` as its newest start."""
+    return WindowProgress(Window(0, 1), newest=newest)
+
+
+def test_the_newest_start_of_completed_windows_skips_those_without_records() -> None:
+    windows = [progress((5, "b")), progress(None), progress((3, "a")), progress(None)]
+
+    assert newest_start(windows) == (5, "b")
+    assert newest_start([progress(None)]) is None
+
+
+def test_of_two_starts_at_one_instant_the_first_delivered_stays() -> None:
+    written_first, written_later = (7, "2026-10-05T12:00:00Z"), (7, "2026-10-05T14:00:00+02:00")
+
+    assert later(written_first, written_later) == written_first
+    assert later(None, written_later) == written_later
+    assert later(written_first, None) == written_first
 
 
 # --- Parallel windows: the first alone, none `workers` or more past the oldest unfinished ---
@@ -538,51 +554,3 @@ def test_records_reach_the_target_in_chunks_while_a_long_window_is_read() -> Non
     assert len([m for m in messages[:first_state] if m["type"] == "RECORD"]) == 1200
     assert stdout.answered_at_write[0] < pages // 2  # written while the window is read
     assert len(stdout.answered_at_write) >= 4
-
-
-def record_line(record_id: str) -> bytes:
-    """One RECORD line, as the SDK's writer formats it."""
-    message = RecordMessage(
-        stream="bot_conversations",
-        record={"ID": record_id, "Summary": "x" * 900},
-        time_extracted=EXTRACTED,
-    )
-    return bytes(MsgSpecWriter().format_message(message))
-
-
-def test_record_lines_are_written_as_soon_as_a_chunk_is_full(
-    capsysbinary: pytest.CaptureFixture[bytes],
-) -> None:
-    lines = [record_line(f"c-{n:04d}") for n in range(400)]
-    fit = next(n for n in range(len(lines)) if len(b"".join(lines[: n + 1])) >= CHUNK_BYTES)
-    writer = StateFlushingWriter()
-
-    for n in range(fit):
-        writer.write_record(
-            "bot_conversations", {"ID": f"c-{n:04d}", "Summary": "x" * 900}, None, EXTRACTED
-        )
-    held = capsysbinary.readouterr().out
-    writer.write_record(
-        "bot_conversations", {"ID": f"c-{fit:04d}", "Summary": "x" * 900}, None, EXTRACTED
-    )
-
-    assert held == b""
-    assert capsysbinary.readouterr().out == b"".join(lines[: fit + 1])
-
-
-def test_any_message_that_fills_a_chunk_sends_it(
-    capsysbinary: pytest.CaptureFixture[bytes],
-) -> None:
-    writer = StateFlushingWriter()
-    schema = SchemaMessage(
-        stream="bot_conversations",
-        schema={"type": "object", "description": "x" * (CHUNK_BYTES // 2)},
-        key_properties=["ID"],
-    )
-
-    writer.write_message(schema)
-    held = capsysbinary.readouterr().out
-    writer.write_message(schema)
-
-    assert held == b""
-    assert capsysbinary.readouterr().out == 2 * bytes(MsgSpecWriter().format_message(schema))
