@@ -88,6 +88,9 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                 del event  # the page is not kept while the next one is awaited
         if self.batches is not None:
             self.batches.close()
+        # Rows read again in the lookback may follow the last STATE, and the SDK writes no
+        # closing STATE that repeats it: send them now.
+        t.cast("StateFlushingWriter", self._tap.message_writer).send_held_lines()
         self._log_summary(start_ms, end_ms, windows)
 
     def _log_start(self, start_ms: int, end_ms: int, count: int) -> None:

@@ -78,6 +78,11 @@ class StateFlushingWriter(MsgSpecWriter):
         self._pending += b"\n"
         self._send()
 
+    def send_held_lines(self) -> None:
+        """Send the lines gathered since the last write: a stream's end, with no STATE after."""
+        if self._pending:
+            self._send()
+
     def end_at_last_state(self) -> None:
         """Send nothing more, but the last STATE again if records went out after it."""
         self._pending.clear()

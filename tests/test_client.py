@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import typing as t
 
 import pytest
 import requests
+import trustme
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
+from tap_crescendo.fake_api import FakeCrescendo
+from tap_crescendo.network import TRUST_ADVICE
 from tap_crescendo.tap import TapCrescendo
-from tests.tap_runs import API_KEY, tap_config
+from tests.local_servers import free_port
+from tests.tap_runs import API_KEY, TENANT, sync, tap_config
+from tests.tls_fake import serve_tls
 
 if t.TYPE_CHECKING:
+    from tap_crescendo.fake_api.exchange import Answer, ApiRequest
     from tap_crescendo.incremental import IncrementalExport
 
 BASE = "https://platform.crescendo.ai"
@@ -144,3 +152,151 @@ def test_the_key_is_a_bearer_token_and_the_timeout_the_setting() -> None:
 
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert stream.timeout == 7
+
+
+# --- Whole requests against the fake API -----------------------------------------------
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The log records of a test, from INFO up."""
+    caplog.set_level(logging.INFO)
+    return caplog
+
+
+def said(logs: pytest.LogCaptureFixture, part: str) -> list[str]:
+    """The messages logged that hold `part`."""
+    return [r.getMessage() for r in logs.records if part in r.getMessage()]
+
+
+def test_requests_carry_the_key_and_say_who_sends_them(fake: FakeCrescendo, api_url: str) -> None:
+    sync(tap_config(api_url, window_size_hours=240))
+
+    headers = fake.requests[0].headers
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["User-Agent"].startswith("singer-sdk/")
+
+
+def test_a_first_404_moves_to_the_other_documented_path_and_says_so(
+    fake: FakeCrescendo,
+    api_url: str,
+    bot_rows: list[dict[str, t.Any]],
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    fake.serve_only("openapi")
+
+    result = sync(tap_config(api_url, window_size_hours=240, page_size=100))
+
+    assert result.error is None
+    assert sorted(result.ids) == sorted(row["ID"] for row in bot_rows)
+    assert said(logs, "'bot_conversations': /botconv answered 404") == [
+        "Stream 'bot_conversations': /botconv answered 404; trying the other documented path, "
+        "/assistant/conversations"
+    ]
+    assert said(logs, "'bot_conversations': served by") == [
+        "Stream 'bot_conversations': served by /assistant/conversations; using it for this run"
+    ]
+
+
+def test_a_404_on_both_paths_is_one_line_naming_url_and_tenant(
+    fake: FakeCrescendo, api_url: str
+) -> None:
+    result = sync(tap_config(f"{api_url}/v2"))
+
+    path = "/v2/api/v1/reporting/tenants/tenant-alpha/assistant/conversations"
+    assert result.error == (
+        f"HTTP 404 NotFound: No route for GET {path}. Nothing answers at {path}: check `api_url` "
+        f"({api_url}/v2) and `tenant_id` ('tenant-alpha') (the other documented path, "
+        "/botconv, answered 404 too)"
+    )
+    assert len(fake.requests) == 2
+
+
+class MissingAfterFirstPage(FakeCrescendo):
+    """A fake that answers 404 to the first request carrying a cursor."""
+
+    def handle(self, request: ApiRequest) -> Answer:
+        if "cursor" in request.query and not self.requests[1:]:
+            self.fail_next(404)
+        return super().handle(request)
+
+
+def test_a_404_once_a_request_succeeded_is_an_error_not_a_path_change(
+    bot_rows: list[dict[str, t.Any]],
+) -> None:
+    fake = MissingAfterFirstPage(api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows})
+
+    with fake.serve() as url:
+        result = sync(tap_config(url, window_size_hours=240, page_size=100))
+
+    assert result.error is not None
+    assert result.error.startswith("HTTP 404 NotFound: Not found. Nothing answers at ")
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.requests] == ["botconv", "botconv"]
+
+
+def test_an_api_that_does_not_answer_is_one_line_naming_url_and_tries() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    result = sync(tap_config(url, max_retries=0))
+
+    assert result.error is not None
+    assert result.error.startswith(f"Could not get an answer from {url} (")
+    assert result.error.endswith("); gave up after 1 tries")
+
+
+def test_an_answer_slower_than_request_timeout_counts_as_failed(
+    fake: FakeCrescendo, api_url: str
+) -> None:
+    fake.set_page_delay(2.0)
+
+    result = sync(tap_config(api_url, request_timeout=1, max_retries=0))
+
+    assert result.error is not None
+    assert result.error.startswith(f"Could not get an answer from {api_url} (")
+    assert "Read timed out. (read timeout=1)" in result.error
+
+
+def test_an_untrusted_certificate_is_one_line_naming_host_and_cas(
+    fake: FakeCrescendo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+
+    with serve_tls(fake.handle, trustme.CA()) as (url, _):
+        result = sync(tap_config(url, max_retries=3))
+
+    assert result.error == (
+        "TLS with 127.0.0.1 failed (certificate verify failed: unable to get local issuer "
+        f"certificate; CAs from certifi's bundle): {TRUST_ADVICE}"
+    )
+    assert len(fake.requests) == 0
+
+
+def duration_points(logs: pytest.LogCaptureFixture) -> list[dict[str, t.Any]]:
+    """The `http_request_duration` METRIC points logged, in order."""
+    points = [
+        json.loads(r.getMessage().removeprefix("METRIC: "))
+        for r in logs.records
+        if r.getMessage().startswith("METRIC: ")
+    ]
+    return [point for point in points if point["metric"] == "http_request_duration"]
+
+
+def test_each_answer_gets_a_duration_metric_saying_whether_it_failed(
+    fake: FakeCrescendo, api_url: str, logs: pytest.LogCaptureFixture
+) -> None:
+    fake.expire_cursors(count=1)  # one 400
+
+    sync(tap_config(api_url, window_size_hours=240, page_size=100))
+
+    points = duration_points(logs)
+    bot = [point for point in points if point["tags"]["stream"] == "bot_conversations"]
+    assert [(p["tags"]["http_status_code"], p["tags"]["status"]) for p in bot] == [
+        (r.status, "succeeded" if r.status == 200 else "failed")
+        for r in fake.requests
+        if r.path.endswith("/botconv")
+    ]
+    assert 400 in {p["tags"]["http_status_code"] for p in bot}
+    assert {p["type"] for p in points} == {"timer"}
+    assert {p["tags"]["endpoint"] for p in bot} == {"/api/v1/reporting/tenants/{tenantId}/botconv"}
+    assert all(isinstance(p["value"], float) and p["value"] >= 0 for p in points)

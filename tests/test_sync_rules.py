@@ -18,6 +18,7 @@ import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowDone
+from tap_crescendo.stopping import StopRequested
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tap_crescendo.windows import Window, WindowProgress, later, newest_start
@@ -366,6 +367,38 @@ def test_the_first_window_runs_alone_and_none_starts_workers_past_the_oldest_unf
         feed.__exit__(None, None, None)
 
 
+def test_a_stopping_tap_leaves_the_feed_without_waiting_for_requests_in_flight() -> None:
+    entered, answered, left = threading.Event(), threading.Event(), threading.Event()
+
+    def pages(index: int, window: Window) -> Iterator[WindowEvent]:
+        yield page(index, "first")
+        entered.set()
+        try:
+            answered.wait(DEADLINE_SECONDS)  # a request that takes its time
+        finally:
+            left.set()
+        yield page(index, "last")
+
+    feed = PageFeed(pages, StartedWindows(2), workers=1)
+
+    def read_then_stop() -> None:
+        with feed:
+            assert next(iter(feed)) == page(0, "first")
+            assert entered.wait(DEADLINE_SECONDS)  # the next page's request is in flight
+            raise StopRequested("stopping", 143)
+
+    def scenario() -> None:
+        with pytest.raises(StopRequested):
+            read_then_stop()
+        assert not left.is_set()
+
+    try:
+        within_deadline(scenario)
+    finally:
+        answered.set()
+        feed.__exit__(None, None, None)
+
+
 def test_a_refused_key_costs_one_request_whatever_the_parallel_windows(
     fake: FakeCrescendo, api_url: str
 ) -> None:
@@ -518,6 +551,47 @@ def test_the_voc_bookmark_is_the_newest_instant_whatever_the_offsets(
 
     assert len(bookmarks(result.messages, "voc_conversations")) >= 1
     assert result.bookmark("voc_conversations") == "2026-10-05T10:15:00-02:00"
+
+
+def test_a_voc_bookmark_is_kept_as_written_when_nothing_newer_arrives(
+    bot_rows: list[dict[str, t.Any]],
+) -> None:
+    (row,) = generate_voc_rows(1, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
+    voc = [{**row, "Datetime": "2026-10-05T14:00:00+02:00", "DatetimeUTC": "2026-10-05T12:00:00Z"}]
+    fake = FakeCrescendo(
+        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
+    )
+    state = bookmark_state("2026-10-05T12:00:00Z", "voc_conversations")  # the same instant
+
+    with fake.serve() as url:
+        result = sync(tap_config(url, lookback_window_minutes=60), state)
+
+    first = next(r for r in fake.requests if r.path.endswith("/vocconv"))
+    assert first.query["from"] == str(SPAN_START_MS + 4 * DAY_MS + 11 * HOUR_MS)  # the lookback
+    assert result.bookmark("voc_conversations") == "2026-10-05T12:00:00Z"
+
+
+def test_rows_read_again_in_the_lookback_reach_the_target_when_the_bookmark_stays(
+    bot_rows: list[dict[str, t.Any]],
+) -> None:
+    (row,) = generate_voc_rows(1, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
+    voc = [{**row, "Datetime": "2026-10-05T12:00:00Z", "DatetimeUTC": "2026-10-05T12:00:00Z"}]
+    fake = FakeCrescendo(
+        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
+    )
+    state = bookmark_state("2026-10-05T12:30:00Z", "voc_conversations")
+
+    with fake.serve() as url:
+        result = sync(tap_config(url, lookback_window_minutes=60), state)
+
+    voc_ids = [
+        m["record"]["ID"]
+        for m in result.messages
+        if m["type"] == "RECORD" and m["stream"] == "voc_conversations"
+    ]
+    assert voc_ids == [row["ID"]]  # the last stream's last row, with no STATE after it
+    assert result.messages[-1]["type"] == "RECORD"
+    assert result.bookmark("voc_conversations") == "2026-10-05T12:30:00Z"
 
 
 # --- RECORD lines reach the target in chunks during a long window ------------------------

@@ -95,18 +95,51 @@ def test_a_state_sends_everything_before_it_at_once(
     assert capsysbinary.readouterr().out == record_line(record("c-1", 10)) + line_of(state)
 
 
+def test_a_stream_end_sends_the_lines_after_the_last_state(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    state = StateMessage(value={"bookmarks": {}})
+    writer.write_message(state)
+    writer.write_record(STREAM, record("c-1", 10), None, EXTRACTED)
+    held = capsysbinary.readouterr().out
+
+    writer.send_held_lines()
+
+    assert held == line_of(state)
+    assert capsysbinary.readouterr().out == record_line(record("c-1", 10))
+
+
+def test_a_stream_end_with_nothing_held_sends_nothing_and_no_state_again(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    capsysbinary.readouterr()
+
+    writer.send_held_lines()
+    writer.end_at_last_state()  # a stop now: the STATE last sent is still the last line
+
+    assert capsysbinary.readouterr().out == b""
+
+
 class ClosedPipe(io.RawIOBase):
-    """Standard output whose reader went away: every write is a broken pipe."""
+    """Standard output whose reader goes away: once `broken`, every write is a broken pipe."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.descriptor = os.open(path, os.O_WRONLY | os.O_CREAT)
         self.buffer = self
+        self.broken = True
+        self.written = 0
 
     def fileno(self) -> int:
         return self.descriptor
 
     def write(self, data: t.Any) -> int:
+        if not self.broken:
+            self.written += len(data)
+            return len(data)
         msg = f"nobody reads the {len(data)} bytes"
         raise BrokenPipeError(msg)
 
@@ -167,10 +200,16 @@ def test_after_the_target_is_gone_nothing_more_is_sent(
 ) -> None:
     monkeypatch.setattr(writer_module, "STOP", StopSwitch())
     output = ClosedPipe(tmp_path / "stdout")
+    output.broken = False
     monkeypatch.setattr("sys.stdout", output)
     writer = StateFlushingWriter()
-    with pytest.raises(StopRequested):
-        writer.write_message(StateMessage(value={"bookmarks": {}}))
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    for n in range(300):  # a chunk of records goes out after the STATE
+        writer.write_record(STREAM, record(f"c-{n:03d}"), None, EXTRACTED)
+    assert output.written >= CHUNK_BYTES
 
-    writer.end_at_last_state()  # would raise were anything written to the closed pipe
+    output.broken = True
+    with pytest.raises(StopRequested):
+        writer.write_message(StateMessage(value={"bookmarks": {STREAM: {}}}))
+    writer.end_at_last_state()  # would raise, were anything more written to the closed pipe
     os.close(output.descriptor)
