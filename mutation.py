@@ -31,7 +31,9 @@ import mutmut.__main__ as mutmut_main
 from mutmut.__main__ import cli
 from mutmut.mutation import file_mutation
 from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.state import state as mutmut_state
 from mutmut.stats import status_by_exit_code
+from mutmut.workers.isolation import MutantRunner, get_mutant_runner
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
@@ -117,6 +119,26 @@ def skip_listed_equivalents(listed: dict[str, tuple[str, str]], trusted: set[str
     mutmut_main.collect_source_file_mutation_data = collect_skipping
 
 
+def run_fastest_tests_first() -> None:
+    """Hand each mutant's tests to pytest fastest first (mutmut hands them in set order).
+
+    pytest runs with `-x`, so a killed mutant costs the time up to its first failing test.
+    """
+
+    def sorting_runner(max_workers: int = 1) -> MutantRunner:
+        runner = get_mutant_runner(max_workers)
+        submit = runner.submit
+
+        def submit_sorted(name: str, tests: list[str], limit: int, estimate: float) -> None:
+            duration = mutmut_state().duration_by_test
+            submit(name, sorted(tests, key=lambda test: (duration[test], test)), limit, estimate)
+
+        runner.submit = submit_sorted  # type: ignore[method-assign,assignment]
+        return runner
+
+    mutmut_main.get_mutant_runner = sorting_runner  # type: ignore[attr-defined]
+
+
 def read_results() -> dict[str, bool]:
     """Return, for every mutant mutmut tried under `mutants/`, whether a test caught it."""
     caught = {}
@@ -151,6 +173,7 @@ def main() -> int:
     listed, trusted = read_equivalents(), set[str]()
     allow_transparent_decorators()
     skip_listed_equivalents(listed, trusted)
+    run_fastest_tests_first()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, resource.RLIM_INFINITY))
     shutil.rmtree("mutants", ignore_errors=True)
     try:

@@ -42,9 +42,9 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
     #: The export's path below the tenant: the doc page's style, then the OpenAPI's.
     export_paths: t.ClassVar[tuple[str, str]]
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, **kwargs: t.Any) -> None:
         """Build what the worker threads share before any of them starts."""
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
         #: The path this run uses; it moves to the other documented one on a first 404.
         self.export_path = self.export_paths[0]
         #: Whether a request has succeeded, so the path is settled for the run.

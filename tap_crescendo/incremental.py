@@ -183,7 +183,6 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         """Write a completed file's BATCH message; the next STATEs list the file."""
         t.cast("StateFlushingWriter", self._tap.message_writer).write_batch(file)
         self.stream_state.setdefault("batch_files", []).append(file.uri)
-        self.state_manager.is_flushed = False
 
     def _remove_loaded_files(self, batches: BatchDelivery) -> None:
         """Remove the files the incoming STATE lists: the target loaded them last run."""

@@ -65,7 +65,9 @@ def out_of_contract(
 ) -> APIError:
     """The error for a 200 whose body breaks the contract."""
     kind = response.headers.get("Content-Type", "no Content-Type")
-    problem = str(error).replace("`$`", f"`{at}`").replace("`$[", f"`{at}[")
+    problem = str(error).replace("`$", f"`{at}")
+    if at != "$" and "- at `" not in problem:
+        problem = f"{problem} - at `{at}`"
     msg = (
         f"The API answered {response.request.method} {response.request.path_url} "
         f"with HTTP {response.status_code} but a body out of contract ({kind}): {problem}"

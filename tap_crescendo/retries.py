@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import threading
@@ -32,7 +33,7 @@ class SharedPause:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._until = 0.0
+        self._until = -math.inf  # a monotonic clock may read anything, even below zero
 
     def extend(self, seconds: float) -> None:
         """Hold every request back for at least `seconds` from now."""
@@ -52,9 +53,9 @@ class RetryPolicy(RESTStream[t.Any]):
     #: The first wait, in seconds; each next one doubles it.
     backoff_base_seconds: t.ClassVar[float] = 1.0
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, **kwargs: t.Any) -> None:
         """Create the pause every worker honours before each request."""
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
         self.pause = SharedPause()
 
     @override

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sys
+import time
 import typing as t
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.registry import _registry as fsspec_protocols
 from singer_sdk import Stream
 
 from tap_crescendo import parquet_rows
-from tap_crescendo.batch_files import BatchFile, BatchFileWriter, BatchSettings
+from tap_crescendo.batch_files import CHUNK_BYTES, BatchFile, BatchFileWriter, BatchSettings
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
@@ -41,7 +45,7 @@ def sdk_batch_config(
     root: str,
     *,
     encoding_format: str = "jsonl",
-    compression: str = "gzip",
+    compression: str | None = "gzip",
     batch_size: t.Any = 3,
     **storage: t.Any,
 ) -> BatchSettings:
@@ -194,6 +198,22 @@ def test_the_batch_message_names_the_stream_encoding_and_file(tmp_path: Path) ->
             id="batch-size",
         ),
         pytest.param(
+            {"batch_size": True},
+            "Setting `batch_config.batch_size` must be a positive integer, not True",
+            id="batch-size-boolean",
+        ),
+        pytest.param(
+            {"batch_size": 2.5},
+            "Setting `batch_config.batch_size` must be a positive integer, not 2.5",
+            id="batch-size-fraction",
+        ),
+        pytest.param(
+            {"encoding_format": "csv"},
+            "Setting `batch_config.encoding.format` is 'csv': tap-crescendo writes `jsonl` or "
+            "`parquet` batch files (gzip or none)",
+            id="format",
+        ),
+        pytest.param(
             {"compression": "zstd"},
             "Setting `batch_config.encoding.compression` must be gzip or none, not 'zstd'",
             id="compression",
@@ -215,6 +235,104 @@ def test_a_bad_setting_is_one_line_naming_it(
     with pytest.raises(ConfigError) as error:
         BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("root", "remedy"),
+    [
+        pytest.param(
+            "s3://bucket/batches", "install the s3 extra: pip install 'tap-crescendo[s3]'", id="s3"
+        ),
+        pytest.param(
+            "gcs://bucket/batches", "Please install gcsfs to access Google Storage", id="gcs"
+        ),
+    ],
+)
+def test_a_storage_without_its_package_is_refused_with_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, root: str, remedy: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # the s3 extra not installed
+    monkeypatch.delitem(fsspec_protocols, "s3", raising=False)  # fsspec's cache
+    settings = sdk_batch_config(root)
+
+    with pytest.raises(ConfigError) as error:
+        BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
+    assert str(error.value) == (
+        f"Setting `batch_config.storage.root` ({root!r}) cannot be used: {remedy}"
+    )
+
+
+def test_one_row_a_file_is_a_batch_size_of_one(tmp_path: Path) -> None:
+    rows = seven_rows()[:2]
+
+    files = write_all(sdk_batch_config(str(tmp_path), batch_size=1), rows)
+
+    assert [read_local(f.uri) for f in files] == [[row] for row in rows]
+
+
+def test_no_compression_given_is_plain_files_announced_as_none(tmp_path: Path) -> None:
+    (file,) = write_all(sdk_batch_config(str(tmp_path), compression=None), [AWKWARD_ROW])
+
+    assert file.uri.endswith(".jsonl")
+    assert file.message["encoding"] == {"format": "jsonl", "compression": "none"}
+    assert read_local(file.uri) == [AWKWARD_ROW]
+
+
+def test_file_names_carry_prefix_stream_utc_start_run_and_sequence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # local time 4 or 5 hours behind UTC
+    time.tzset()
+    try:
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        files = write_all(sdk_batch_config(f"{tmp_path}/", prefix="x-"), seven_rows())
+        after = datetime.now(timezone.utc)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    names = [local_path(f.uri).name for f in files]
+    pattern = r"x-bot_conversations-(\d{8}T\d{6}Z)-([0-9a-f]{8})-0000([123])\.jsonl\.gz"
+    matches = [re.fullmatch(pattern, name) for name in names]
+    assert all(matches), names
+    starts = {
+        datetime.strptime(m[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc) for m in matches if m
+    }
+    assert len(starts) == 1
+    assert before <= starts.pop() <= after
+    assert len({m[2] for m in matches if m}) == 1
+    assert [m[3] for m in matches if m] == ["1", "2", "3"]
+    assert [local_path(f.uri).parent for f in files] == [tmp_path] * 3
+
+
+def test_a_large_file_goes_to_disk_in_chunks_while_it_fills(tmp_path: Path) -> None:
+    settings = sdk_batch_config(str(tmp_path), compression="none", batch_size=10_000)
+    writer = BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
+    row = {**AWKWARD_ROW, "Summary": "x" * 1000}
+    line = len(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+    count = CHUNK_BYTES // line - 1
+    last = {**row, "Summary": "x" * (1000 + CHUNK_BYTES - (count + 1) * line)}
+
+    for _ in range(count):
+        writer.add(row)
+    held = [p.stat().st_size for p in tmp_path.glob("*.partial")]
+    writer.add(last)  # the lines now make exactly one chunk
+
+    assert held == []
+    (partial,) = tmp_path.glob("*.partial")
+    assert partial.stat().st_size == CHUNK_BYTES
+    assert parse_lines(partial.read_bytes()) == [row] * count + [last]
+
+
+def test_a_gzip_header_names_the_file_inside_and_carries_no_time(tmp_path: Path) -> None:
+    (file,) = write_all(sdk_batch_config(str(tmp_path), batch_size=10), [AWKWARD_ROW])
+    header = local_path(file.uri).read_bytes()
+
+    flags, mtime = header[3], int.from_bytes(header[4:8], "little")
+    name_end = header.index(b"\0", 10)
+    assert flags & 0x08  # FNAME: the original name follows
+    assert header[10:name_end].decode() == local_path(file.uri).name.removesuffix(".gz")
+    assert mtime == 0  # the same rows give the same bytes, whenever written
 
 
 def test_parquet_without_pyarrow_is_refused_with_one_line(
@@ -429,7 +547,6 @@ def test_an_unwritable_folder_is_one_line_naming_the_file(tmp_path: Path) -> Non
     )
 
 
-@pytest.mark.slow
 def test_s3_objects_are_the_announced_uris_with_exactly_the_rows(
     s3_endpoint: str, bucket: str
 ) -> None:
@@ -448,7 +565,6 @@ def test_s3_objects_are_the_announced_uris_with_exactly_the_rows(
     }
 
 
-@pytest.mark.slow
 def test_s3_endpoint_can_come_from_the_standard_aws_variable(
     s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -459,7 +575,6 @@ def test_s3_endpoint_can_come_from_the_standard_aws_variable(
     assert objects(s3_endpoint, bucket) == {files[0].uri: [AWKWARD_ROW]}
 
 
-@pytest.mark.slow
 def test_a_missing_bucket_is_one_line_naming_the_file(s3_endpoint: str, bucket: str) -> None:
     settings = sdk_batch_config(
         f"s3://{bucket}-missing", params={"endpoint_url": s3_endpoint}, batch_size=1

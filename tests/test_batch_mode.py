@@ -318,6 +318,54 @@ def test_the_next_run_removes_the_files_its_state_says_were_loaded(tmp_path: Pat
     assert uris(one).isdisjoint(uris(two))
 
 
+def test_a_file_of_rows_read_again_in_the_lookback_is_listed_in_the_last_state(
+    tmp_path: Path,
+) -> None:
+    bots = generate_bot_rows(5, start_ms=SPAN_START_MS, end_ms=SPAN_START_MS + DAY_MS, seed=40)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    newest = max(row["DatetimeUTC"] for row in bots)
+    bookmark = {"replication_key": "DatetimeUTC", "replication_key_value": newest}
+    lookback = {"lookback_window_minutes": 24 * 60}
+
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=batch_config(tmp_path, size=100), **lookback)
+        catalog = catalog_without(config, "Summary")  # records through the SDK's messages
+        result = sync(config, {"bookmarks": {"bot_conversations": bookmark}}, catalog)
+
+    kinds = [m["type"] for m in result.messages]
+    after_file = result.messages[kinds.index("BATCH") + 1]
+    (uri,) = [m["manifest"][0] for m in result.messages if m["type"] == "BATCH"]
+    assert sorted(r["ID"] for r in file_rows(uri)) == sorted(row["ID"] for row in bots)
+    assert after_file["type"] == "STATE"  # before the next stream starts
+    assert after_file["value"]["bookmarks"]["bot_conversations"] == {
+        **bookmark,
+        "batch_files": [uri],
+    }
+
+
+def test_loaded_files_on_s3_are_removed_with_the_storage_params(
+    s3_endpoint: str, bucket: str
+) -> None:
+    settings = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"s3://{bucket}/exports", "params": {"endpoint_url": s3_endpoint}},
+        "batch_size": 25,
+    }
+    bots = generate_bot_rows(30, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=41)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=settings)
+        first = sync(config)
+        fake.add_rows(TENANT, [])
+        second = sync(config, first.states[-1])
+
+    first_files = {m["manifest"][0] for m in first.messages if m["type"] == "BATCH"}
+    second_files = {m["manifest"][0] for m in second.messages if m["type"] == "BATCH"}
+    assert len(first_files) == 2
+    assert set(objects(s3_endpoint, bucket)) == second_files
+    assert first_files.isdisjoint(second_files)
+
+
 @pytest.mark.slow
 def test_files_on_s3_are_the_announced_objects_with_exactly_the_rows(
     s3_endpoint: str, bucket: str

@@ -15,6 +15,7 @@ from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.network import TRUST_ADVICE
 from tap_crescendo.tap import TapCrescendo
+from tests.forward_proxy import forward_proxy
 from tests.local_servers import free_port
 from tests.tap_runs import API_KEY, TENANT, sync, tap_config
 from tests.tls_fake import serve_tls
@@ -145,6 +146,20 @@ def test_the_url_is_the_base_without_its_slash_and_the_tenant_as_one_segment() -
     assert stream.get_url(None) == f"{BASE}/api/v1/reporting/tenants/acme%2Feu%20%C3%A9/botconv"
 
 
+@pytest.mark.parametrize(
+    ("api_url", "base"),
+    [
+        pytest.param(
+            "https://example.com/crescendoX/", "https://example.com/crescendoX", id="slash"
+        ),
+        pytest.param("https://example.com//", "https://example.com", id="slashes"),
+        pytest.param("https://example.com/api", "https://example.com/api", id="none"),
+    ],
+)
+def test_the_url_base_is_api_url_without_trailing_slashes(api_url: str, base: str) -> None:
+    assert bot_stream(api_url=api_url).url_base == base
+
+
 def test_the_key_is_a_bearer_token_and_the_timeout_the_setting() -> None:
     stream = bot_stream(request_timeout=7)
 
@@ -210,6 +225,26 @@ def test_a_404_on_both_paths_is_one_line_naming_url_and_tenant(
         "/botconv, answered 404 too)"
     )
     assert len(fake.requests) == 2
+
+
+def test_http_proxy_from_the_environment_carries_every_request(
+    fake: FakeCrescendo,
+    api_url: str,
+    bot_rows: list[dict[str, t.Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+
+    with forward_proxy() as (proxy_url, proxy):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        result = sync(tap_config(api_url, window_size_hours=240, max_retries=0))
+
+    assert sorted(result.ids) == sorted(row["ID"] for row in bot_rows)
+    assert [p.target.partition("?")[0] for p in proxy.seen] == [
+        f"{api_url}{r.path}" for r in fake.requests
+    ]
+    assert fake.requests
 
 
 class MissingAfterFirstPage(FakeCrescendo):

@@ -109,6 +109,7 @@ def test_a_field_first_seen_later_in_the_run_gets_its_own_warning(
     ]
 
 
+@pytest.mark.slow
 def test_a_value_of_the_wrong_type_stops_the_sync_after_what_came_before_it(
     fake: FakeCrescendo, api_url: str, bot_rows: list[Row], tmp_path: Path
 ) -> None:
@@ -178,6 +179,7 @@ def test_every_record_matches_its_schema_strictly_whatever_the_path(
     assert {record["BotName"] for record in result.records} >= {"5"}
 
 
+@pytest.mark.slow
 def test_the_connection_test_writes_no_record_a_loader_could_trip_on(
     fake: FakeCrescendo, api_url: str, bot_rows: list[Row], tmp_path: Path
 ) -> None:

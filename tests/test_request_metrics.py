@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import typing as t
 
+import pytest
+
 from tests.tap_runs import API_KEY, TENANT, run_command, tap_config
 
 if t.TYPE_CHECKING:
@@ -23,6 +25,7 @@ def request_metrics(stderr: str) -> list[dict[str, t.Any]]:
     return [point for point in points if point["metric"] == "http_request_duration"]
 
 
+@pytest.mark.slow
 def test_each_answer_gets_a_duration_metric_with_its_status(
     fake: FakeCrescendo, api_url: str, tmp_path: Path
 ) -> None:

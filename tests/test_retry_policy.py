@@ -58,7 +58,7 @@ def failure(retry_after: str | None = None) -> RetriableAPIError:
     return RetriableAPIError("HTTP 429 TooManyRequests", response)
 
 
-def waits(stream: IncrementalExport, failures: list[RetriableAPIError]) -> list[float]:
+def waits(stream: IncrementalExport, failures: list[Exception]) -> list[float]:
     """The waits the backoff generator yields after each of `failures`, in order."""
     generator = stream.backoff_wait_generator()
     next(generator)  # primed, as the backoff library does
@@ -156,6 +156,31 @@ def test_a_failure_without_retry_after_holds_nothing_back(
     stream.pause.wait()
 
     assert clock.slept == []
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_failure_that_carries_no_answer_waits_the_backoff(stream: IncrementalExport) -> None:
+    assert waits(stream, [ConnectionResetError(), ConnectionResetError()]) == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("now", [0.0, 0.5, -3.0])
+def test_a_pause_never_extended_holds_nothing_back_whatever_the_clock_reads(
+    clock: Clock, now: float
+) -> None:
+    clock.now = now  # a monotonic clock's starting point is undefined
+
+    SharedPause().wait()
+
+    assert clock.slept == []
+
+
+def test_a_pause_shorter_than_a_second_is_waited(clock: Clock) -> None:
+    pause = SharedPause()
+    pause.extend(0.5)
+
+    pause.wait()
+
+    assert clock.slept == [0.5]
 
 
 def test_the_pause_keeps_the_latest_end_and_ends(clock: Clock) -> None:

@@ -105,6 +105,20 @@ def test_a_date_setting_is_parsed_and_an_unset_one_is_none() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        pytest.param("start_date", "last tuesday", id="start-words"),
+        pytest.param("end_date", "2026-13-01", id="end-no-such-month"),
+    ],
+)
+def test_a_date_setting_that_is_not_iso_8601_is_refused_naming_it(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        setting_timestamp({name: value}, name)
+
+    assert str(refused.value) == f"Setting `{name}` is not an ISO 8601 date-time: {value!r}"
+
+
+@pytest.mark.parametrize(
     ("start", "end"),
     [
         pytest.param("2026-10-05T00:00:00Z", "2026-10-01T00:00:00Z", id="after"),

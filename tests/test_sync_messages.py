@@ -85,7 +85,8 @@ def test_a_row_that_is_not_an_object_is_out_of_contract(
         f"The API answered GET /api/v1/reporting/tenants/{TENANT}/botconv?from="
     )
     assert result.error.endswith(
-        "with HTTP 200 but a body out of contract (application/json): Expected `object`, got `int`"
+        "with HTTP 200 but a body out of contract (application/json): Expected `object`, got "
+        "`int` - at `$.data[0]`"
     )
     assert result.records == []
 

@@ -123,6 +123,20 @@ def test_a_stream_end_with_nothing_held_sends_nothing_and_no_state_again(
     assert capsysbinary.readouterr().out == b""
 
 
+def test_a_stop_before_any_state_adds_nothing_to_what_was_sent(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    for n in range(300):  # a chunk of records goes out before the first STATE
+        writer.write_record(STREAM, record(f"c-{n:03d}"), None, EXTRACTED)
+    sent = capsysbinary.readouterr().out
+
+    writer.end_at_last_state()
+
+    assert len(sent) >= CHUNK_BYTES
+    assert capsysbinary.readouterr().out == b""
+
+
 class ClosedPipe(io.RawIOBase):
     """Standard output whose reader goes away: once `broken`, every write is a broken pipe."""
 
