@@ -134,7 +134,9 @@ class BatchFileWriter:
         self._batch_size = _batch_size(settings.batch_size)
         self._fs, root = _file_system(settings.storage)
         run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        self._stem = f"{root.rstrip('/')}/{settings.storage.prefix or ''}{stream}-{run}"
+        self._stem = (
+            f"{root}/{settings.storage.prefix or ''}{stream}-{run}"  # url_to_fs drops a trailing /
+        )
         self._sequence = 0
         self._rows = 0
         self._pending = bytearray()
@@ -199,9 +201,8 @@ class _OpenFile:
             else:
                 self._raw = fs.open(path, "wb")
         self._out: io.BufferedIOBase = self._raw
-        if gzipped:
-            name = path.rsplit("/", 1)[-1]
-            self._out = gzip.GzipFile(name, "wb", GZIP_LEVEL, self._raw, mtime=0)
+        if gzipped:  # the header names the file inside (GzipFile keeps the base name)
+            self._out = gzip.GzipFile(path, "wb", GZIP_LEVEL, self._raw, mtime=0)
 
     def write(self, data: bytes | bytearray) -> None:
         """Append bytes (compressed if the file is gzipped)."""

@@ -14,6 +14,7 @@ import typing as t
 from contextlib import contextmanager
 
 import boto3
+import fsspec
 import pytest
 
 from tests.local_servers import free_port, wait_until_answering
@@ -56,7 +57,12 @@ def s3_endpoint() -> Iterator[str]:
 def bucket(
     s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> str:
-    """A new bucket named after the test; the standard AWS variables hold the credentials."""
+    """A new bucket named after the test; the standard AWS variables hold the credentials.
+
+    S3 file systems made earlier are forgotten: after a fork (as `make mutation` runs tests)
+    a cached one would wait forever on its parent's event loop.
+    """
+    fsspec.get_filesystem_class("s3").clear_instance_cache()
     for variable, value in CREDENTIALS.items():
         monkeypatch.setenv(variable, value)
     name: str = request.node.name.lower().replace("_", "-")[:50]

@@ -333,6 +333,7 @@ def test_a_gzip_header_names_the_file_inside_and_carries_no_time(tmp_path: Path)
     assert flags & 0x08  # FNAME: the original name follows
     assert header[10:name_end].decode() == local_path(file.uri).name.removesuffix(".gz")
     assert mtime == 0  # the same rows give the same bytes, whenever written
+    assert header[8] == 4  # XFL 4: compressed at zlib's fastest level
 
 
 def test_parquet_without_pyarrow_is_refused_with_one_line(
