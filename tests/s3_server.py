@@ -65,6 +65,8 @@ def bucket(
     fsspec.get_filesystem_class("s3").clear_instance_cache()
     for variable, value in CREDENTIALS.items():
         monkeypatch.setenv(variable, value)
+    # A client not pointed at the local server fails on a closed port here, never reaches AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     name: str = request.node.name.lower().replace("_", "-")[:50]
     client(s3_endpoint).create_bucket(Bucket=name)
     return name
