@@ -524,6 +524,18 @@ def test_a_boolean_csat_stops_the_sync_naming_the_record_and_the_field(
 # --- The VOC bookmark is the newest instant, whatever the offsets -------------------------
 
 
+def voc_fake(bot_rows: list[dict[str, t.Any]], written: dict[str, str]) -> FakeCrescendo:
+    """A fake whose VOC conversations start at `written`'s instants: `Datetime` -> UTC."""
+    rows = generate_voc_rows(len(written), start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=5)
+    voc = [
+        {**row, "Datetime": local, "DatetimeUTC": utc}
+        for row, (local, utc) in zip(rows, written.items(), strict=True)
+    ]
+    return FakeCrescendo(
+        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
+    )
+
+
 def test_the_voc_bookmark_is_the_newest_instant_whatever_the_offsets(
     bot_rows: list[dict[str, t.Any]],
 ) -> None:
@@ -534,17 +546,7 @@ def test_the_voc_bookmark_is_the_newest_instant_whatever_the_offsets(
         "2026-10-06T01:45:00+14:00": "2026-10-05T11:45:00Z",
         "2026-10-05T10:15:00-02:00": "2026-10-05T12:15:00Z",
     }
-    voc = [
-        {**row, "Datetime": local, "DatetimeUTC": utc}
-        for row, (local, utc) in zip(
-            generate_voc_rows(4, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=5),
-            written.items(),
-            strict=True,
-        )
-    ]
-    fake = FakeCrescendo(
-        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
-    )
+    fake = voc_fake(bot_rows, written)
 
     with fake.serve() as url:
         result = sync(tap_config(url, window_size_hours=240))
@@ -556,11 +558,7 @@ def test_the_voc_bookmark_is_the_newest_instant_whatever_the_offsets(
 def test_a_voc_bookmark_is_kept_as_written_when_nothing_newer_arrives(
     bot_rows: list[dict[str, t.Any]],
 ) -> None:
-    (row,) = generate_voc_rows(1, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
-    voc = [{**row, "Datetime": "2026-10-05T14:00:00+02:00", "DatetimeUTC": "2026-10-05T12:00:00Z"}]
-    fake = FakeCrescendo(
-        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
-    )
+    fake = voc_fake(bot_rows, {"2026-10-05T14:00:00+02:00": "2026-10-05T12:00:00Z"})
     state = bookmark_state("2026-10-05T12:00:00Z", "voc_conversations")  # the same instant
 
     with fake.serve() as url:
@@ -574,11 +572,7 @@ def test_a_voc_bookmark_is_kept_as_written_when_nothing_newer_arrives(
 def test_rows_read_again_in_the_lookback_reach_the_target_when_the_bookmark_stays(
     bot_rows: list[dict[str, t.Any]],
 ) -> None:
-    (row,) = generate_voc_rows(1, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
-    voc = [{**row, "Datetime": "2026-10-05T12:00:00Z", "DatetimeUTC": "2026-10-05T12:00:00Z"}]
-    fake = FakeCrescendo(
-        api_keys={API_KEY: {TENANT}}, rows={TENANT: bot_rows}, voc_rows={TENANT: voc}
-    )
+    fake = voc_fake(bot_rows, {"2026-10-05T12:00:00Z": "2026-10-05T12:00:00Z"})
     state = bookmark_state("2026-10-05T12:30:00Z", "voc_conversations")
 
     with fake.serve() as url:
@@ -589,6 +583,7 @@ def test_rows_read_again_in_the_lookback_reach_the_target_when_the_bookmark_stay
         for m in result.messages
         if m["type"] == "RECORD" and m["stream"] == "voc_conversations"
     ]
+    (row,) = generate_voc_rows(1, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=5)
     assert voc_ids == [row["ID"]]  # the last stream's last row, with no STATE after it
     assert result.messages[-1]["type"] == "RECORD"
     assert result.bookmark("voc_conversations") == "2026-10-05T12:30:00Z"
