@@ -10,8 +10,6 @@ import sys
 import typing as t
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
@@ -29,6 +27,7 @@ from tests.tap_runs import (
     sync,
     tap_config,
 )
+from tests.test_batch_files import read_parquet
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -112,17 +111,6 @@ def test_files_hold_every_row_once_and_no_state_claims_a_row_before_its_file(
     assert result.bookmark() == max(bots, key=lambda row: row["Datetime"])["DatetimeUTC"]
 
 
-def parquet_rows(uri: str) -> list[Row]:
-    """The rows a loader gets from one announced Parquet file, its JSON text columns decoded."""
-    table = pq.read_table(urlsplit(uri).path)
-    json_columns = [field.name for field in table.schema if field.type == pa.json_()]
-    rows: list[Row] = table.to_pylist()
-    for row in rows:
-        for name in json_columns:
-            row[name] = None if row[name] is None else json.loads(row[name])
-    return rows
-
-
 def test_parquet_files_hold_the_rows_of_json_lines_files_under_the_mapped_schema(
     tmp_path: Path,
 ) -> None:
@@ -153,7 +141,7 @@ def test_parquet_files_hold_the_rows_of_json_lines_files_under_the_mapped_schema
     assert all(m["manifest"][0].endswith(".parquet") for m in batches)
     schemas = {m["stream"]: m["schema"] for m in parquet.messages if m["type"] == "SCHEMA"}
     for stream, served in (("bots", bots), ("voc_conversations", vocs)):
-        files = [parquet_rows(m["manifest"][0]) for m in batches if m["stream"] == stream]
+        files = [read_parquet(m["manifest"][0]) for m in batches if m["stream"] == stream]
         assert [len(rows) for rows in files[:-1]] == [25] * (len(files) - 1)
         assert 0 < len(files[-1]) <= 25
         columns = list(schemas[stream]["properties"])
@@ -229,7 +217,7 @@ def test_a_deselected_property_is_left_out_of_the_files(
         config = tap_config(url, batch_config=settings)
         result = sync(config, catalog=catalog_without(config, "Contact Phone"))
 
-    read = parquet_rows if encoding_format == "parquet" else file_rows
+    read = read_parquet if encoding_format == "parquet" else file_rows
     written = [
         row
         for m in result.messages
