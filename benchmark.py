@@ -1,13 +1,15 @@
-"""Benchmark: the tap against a plain hand-written loop, over the fake API on 127.0.0.1.
+"""Benchmark: the tap between a plain hand-written loop and a msgspec loop, over the fake API.
 
-    python benchmark.py                  # throughput and peak RSS (N = 20,000 and 200,000)
+    python benchmark.py                  # `make bench`: wall time and peak RSS, RECORD and BATCH
     python benchmark.py --latency        # wall time with 50 ms and 200 ms per page
-    python benchmark.py --batch          # the tap alone writing BATCH files, N = 200,000
 
-The fake serves N bot conversations; the tap runs with default settings and a catalog that
-selects `bot_conversations` only, like the loop. Both programs run as child processes writing
-Singer lines to /dev/null, alternating A/B;
-the report gives medians and ratios measured in the same run, on this machine.
+The fake (on 127.0.0.1) serves N bot conversations and N/2 VOC ones; the tap runs with
+default settings and a catalog that selects one stream, like the loops. Every contestant runs
+as a child process writing Singer lines to /dev/null, alternating; the report gives medians
+and ratios of wall times measured in the same run, on this machine. The contestants: the
+plain loop (`requests`, `resp.json()`, one `json.dumps` RECORD line per row), the msgspec
+loop (each page decoded with msgspec, its RECORD lines encoded with msgspec: the floor a
+Python tap can hope for), and the tap, writing RECORD lines or BATCH files (jsonl).
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 KEY, TENANT = "bench-key", "tenant-alpha"
+#: The stream of each export the loops read.
+STREAMS = {"botconv": "bot_conversations", "vocconv": "voc_conversations"}
+#: The loops a child process runs (`run_loop`).
+LOOPS = ("loop", "msgspec-loop", "fetch")
 DAY_MS = 86_400_000
 SPAN_DAYS = 30
 
@@ -63,8 +71,15 @@ def run_child(argv: list[str]) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024)
 
 
-def tap_argv(config_dir: Path, url: str, span: tuple[int, int], **settings: t.Any) -> list[str]:
-    """The command line of the tap over `span`, default settings but `settings`."""
+def tap_argv(
+    config_dir: Path,
+    url: str,
+    span: tuple[int, int],
+    *,
+    stream: str = "bot_conversations",
+    **settings: t.Any,
+) -> list[str]:
+    """The command line of the tap reading `stream` over `span`, default settings but `settings`."""
     config = {
         "api_key": KEY,
         "tenant_id": TENANT,
@@ -75,14 +90,14 @@ def tap_argv(config_dir: Path, url: str, span: tuple[int, int], **settings: t.An
     }
     path = config_dir / f"config-{len(list(config_dir.iterdir()))}.json"
     path.write_text(json.dumps(config))
-    catalog = config_dir / "catalog.json"
+    catalog = config_dir / f"catalog-{stream}.json"
     if not catalog.exists():
-        catalog.write_text(json.dumps(bot_only_catalog(path)))
+        catalog.write_text(json.dumps(one_stream_catalog(path, stream)))
     return [sys.executable, "-m", "tap_crescendo", "--config", str(path), "--catalog", str(catalog)]
 
 
-def bot_only_catalog(config: Path) -> dict[str, t.Any]:
-    """The tap's discovered catalog with only `bot_conversations` selected."""
+def one_stream_catalog(config: Path, stream: str) -> dict[str, t.Any]:
+    """The tap's discovered catalog with only `stream` selected."""
     argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config), "--discover"]
     catalog: dict[str, t.Any] = json.loads(
         subprocess.run(argv, capture_output=True, check=True).stdout
@@ -90,42 +105,80 @@ def bot_only_catalog(config: Path) -> dict[str, t.Any]:
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] == "bot_conversations"
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
     return catalog
 
 
-def loop_argv(url: str, span: tuple[int, int], page_size: int, *, write: bool = True) -> list[str]:
-    """The command line of the baseline loop (or, with `write=False`, fetch-only)."""
-    mode = "--loop" if write else "--fetch"
-    return [sys.executable, __file__, mode, url, str(span[0]), str(span[1]), str(page_size)]
+def loop_argv(
+    url: str, span: tuple[int, int], page_size: int, *, mode: str = "loop", export: str = "botconv"
+) -> list[str]:
+    """The command line of a loop: `loop` (plain), `msgspec-loop`, or `fetch` (no writing)."""
+    return [
+        sys.executable,
+        __file__,
+        f"--{mode}",
+        url,
+        export,
+        f"{span[0]}",
+        f"{span[1]}",
+        f"{page_size}",
+    ]
 
 
-def baseline_loop(url: str, span: tuple[int, int], page_size: int, *, write: bool) -> None:
-    """requests, resp.json(), one json.dumps RECORD line per row, over the tap's daily windows."""
-    import requests  # noqa: PLC0415 (only the child needs it)
+def read_pages(
+    url: str, export: str, span: tuple[int, int], page_size: int, take: Callable[[bytes], t.Any]
+) -> None:
+    """Read every page of the span's daily windows, as the tap does; `take` returns the cursor."""
+    import requests  # noqa: PLC0415 (only the children need it)
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {KEY}"
-    endpoint = f"{url}/api/v1/reporting/tenants/{TENANT}/botconv"
-    out = sys.stdout
+    endpoint = f"{url}/api/v1/reporting/tenants/{TENANT}/{export}"
     for start in range(span[0], span[1], DAY_MS):
         params: dict[str, t.Any] = {
             "from": start,
             "to": min(start + DAY_MS, span[1]),
             "limit": page_size,
         }
-        while True:
-            body = session.get(endpoint, params=params, timeout=60).json()
-            if write:
-                for row in body["data"]:
-                    record = {"type": "RECORD", "stream": "bot_conversations", "record": row}
-                    out.write(json.dumps(record))
-                    out.write("\n")
-            cursor = (body.get("cursor") or {}).get("next")
-            if not cursor:
-                break
+        while cursor := take(session.get(endpoint, params=params, timeout=60).content):
             params = {"cursor": cursor, "limit": page_size}
+
+
+def run_loop(mode: str, url: str, export: str, span: tuple[int, int], page_size: int) -> None:
+    """Run loop `mode` as a child: read every page and write its rows as RECORD lines."""
+    stream = STREAMS[export]
+    out = sys.stdout
+
+    def plain(content: bytes) -> t.Any:
+        """json.loads, then one json.dumps RECORD line per row."""
+        body = json.loads(content)
+        if mode == "loop":
+            for row in body["data"]:
+                out.write(json.dumps({"type": "RECORD", "stream": stream, "record": row}))
+                out.write("\n")
+        return (body.get("cursor") or {}).get("next")
+
+    encoder, decoder, lines = msgspec.json.Encoder(), msgspec.json.Decoder(Page), bytearray()
+
+    def fast(content: bytes) -> t.Any:
+        """Decode the page with msgspec, encode its RECORD lines with msgspec, write them."""
+        page = decoder.decode(content)
+        for row in page.data:
+            encoder.encode_into({"type": "RECORD", "stream": stream, "record": row}, lines, -1)
+            lines.extend(b"\n")
+        out.buffer.write(lines)
+        lines.clear()
+        return page.cursor.get("next")
+
+    read_pages(url, export, span, page_size, fast if mode == "msgspec-loop" else plain)
     out.flush()
+
+
+class Page(msgspec.Struct):
+    """A page as the msgspec loop reads it."""
+
+    cursor: dict[str, t.Any]
+    data: list[dict[str, t.Any]]
 
 
 def benchmark_span() -> tuple[int, int]:
@@ -167,55 +220,74 @@ def serve(rows: int, *, page_delay_ms: int = 0) -> Iterator[str]:
             fake.terminate()
 
 
+def median_runs(contestants: dict[str, list[str]], repeats: int) -> dict[str, Run]:
+    """Run each contestant `repeats` times, alternating; its median wall and its peak RSS."""
+    runs: dict[str, list[Run]] = {name: [] for name in contestants}
+    for _ in range(repeats):
+        for name, argv in contestants.items():
+            runs[name].append(run_child(argv))
+    return {
+        name: Run(
+            statistics.median(run.seconds for run in done), max(run.peak_rss_mib for run in done)
+        )
+        for name, done in runs.items()
+    }
+
+
+def compare(
+    label: str, url: str, export: str, config_dir: Path, repeats: int, **tap_settings: t.Any
+) -> dict[str, Run]:
+    """Time the loops and the tap (with `tap_settings`) on one export; print one line."""
+    span = benchmark_span()
+    contestants = {
+        "loop": loop_argv(url, span, 1000, export=export),
+        "msgspec-loop": loop_argv(url, span, 1000, mode="msgspec-loop", export=export),
+        "tap": tap_argv(config_dir, url, span, stream=STREAMS[export]),
+    }
+    for name, settings in tap_settings.items():
+        contestants[name] = tap_argv(config_dir, url, span, stream=STREAMS[export], **settings)
+    medians = median_runs(contestants, repeats)
+    walls = ", ".join(f"{name} {run.seconds:.2f} s" for name, run in medians.items())
+    tap = medians["tap"]
+    print(
+        f"{label}: {walls}; tap/loop {tap.seconds / medians['loop'].seconds:.2f}x, "
+        f"tap/msgspec-loop {tap.seconds / medians['msgspec-loop'].seconds:.2f}x; "
+        f"tap peak RSS {tap.peak_rss_mib:.0f} MiB",
+        flush=True,
+    )
+    return medians
+
+
 def throughput(repeats: int, config_dir: Path) -> None:
-    """Rows/s of the loop and the tap (median of alternating runs), and peak RSS."""
-    for rows in (20_000, 200_000):
-        with serve(rows) as url:
-            span = benchmark_span()
-            for page_size in (1000, 5000):
-                loops, taps = [], []
-                for _ in range(repeats):
-                    loops.append(run_child(loop_argv(url, span, page_size)))
-                    taps.append(run_child(tap_argv(config_dir, url, span, page_size=page_size)))
-                loop_rate = rows / statistics.median(r.seconds for r in loops)
-                tap_rate = rows / statistics.median(r.seconds for r in taps)
-                print(
-                    f"N={rows:>7,} page_size={page_size:>4}: loop {loop_rate:>9,.0f} rows/s, "
-                    f"tap {tap_rate:>9,.0f} rows/s, tap/loop {tap_rate / loop_rate:.2f}x; "
-                    f"tap peak RSS {max(r.peak_rss_mib for r in taps):.0f} MiB",
-                    flush=True,
-                )
-
-
-def batch_files(repeats: int, config_dir: Path) -> None:
-    """Rows/s of the tap alone writing RECORD lines and writing BATCH files (jsonl, 10,000 rows)."""
-    rows = 200_000
-    with serve(rows) as url, tempfile.TemporaryDirectory() as folder:
-        span = benchmark_span()
+    """Wall time of the loops and the tap: short and long runs, BATCH files, VOC; the verdict."""
+    with serve(20_000) as url:
+        short = compare("N= 20,000 bot, page_size 1000", url, "botconv", config_dir, repeats)
+    with serve(200_000) as url, tempfile.TemporaryDirectory() as folder:
         batch_config = {
             "encoding": {"format": "jsonl", "compression": "none"},
             "storage": {"root": Path(folder).as_uri()},
             "batch_size": 10_000,
         }
-        loops, records, batches = [], [], []
-        for _ in range(repeats):
-            loops.append(run_child(loop_argv(url, span, 1000)))
-            records.append(run_child(tap_argv(config_dir, url, span)))
-            batches.append(run_child(tap_argv(config_dir, url, span, batch_config=batch_config)))
-            for file in Path(folder).iterdir():
-                file.unlink()
-        loop_rate, record_rate, batch_rate = (
-            rows / statistics.median(r.seconds for r in runs) for runs in (loops, records, batches)
+        long = compare(
+            "N=200,000 bot, page_size 1000",
+            url,
+            "botconv",
+            config_dir,
+            repeats,
+            **{"tap BATCH": {"batch_config": batch_config}},
         )
-        print(
-            f"N={rows:,} page_size=1000: loop {loop_rate:,.0f} rows/s; tap RECORD lines "
-            f"{record_rate:,.0f} rows/s ({record_rate / loop_rate:.2f}x loop); tap BATCH files "
-            f"{batch_rate:,.0f} rows/s ({batch_rate / loop_rate:.2f}x loop, "
-            f"{batch_rate / record_rate:.2f}x RECORD); peak RSS RECORD "
-            f"{max(r.peak_rss_mib for r in records):.0f} MiB, BATCH "
-            f"{max(r.peak_rss_mib for r in batches):.0f} MiB",
-            flush=True,
-        )
+        compare("N=100,000 VOC, page_size 1000", url, "vocconv", config_dir, repeats)
+    tap = long["tap"]
+    print(
+        f"BATCH jsonl/RECORD {long['tap BATCH'].seconds / tap.seconds:.2f}x (target <= 1.10x); "
+        f"peak RSS N=200,000/N=20,000 {tap.peak_rss_mib / short['tap'].peak_rss_mib:.2f}x "
+        f"(target <= 1.10x), BATCH {long['tap BATCH'].peak_rss_mib:.0f} MiB"
+    )
+    print(
+        f"tap/loop {tap.seconds / long['loop'].seconds:.2f}x (target <= 0.50x), "
+        f"tap/msgspec-loop {tap.seconds / long['msgspec-loop'].seconds:.2f}x",
+        flush=True,
+    )
 
 
 def latency(repeats: int, config_dir: Path) -> None:
@@ -228,7 +300,7 @@ def latency(repeats: int, config_dir: Path) -> None:
             one: list[Run] = []
             four: list[Run] = []
             for _ in range(repeats):
-                fetch.append(run_child(loop_argv(url, span, 1000, write=False)))
+                fetch.append(run_child(loop_argv(url, span, 1000, mode="fetch")))
                 for runs, parallel in ((one, 1), (four, 4)):
                     argv = tap_argv(
                         config_dir, url, span, page_size=1000, max_parallel_windows=parallel
@@ -249,20 +321,23 @@ def latency(repeats: int, config_dir: Path) -> None:
 def main() -> None:
     """Run the benchmark named by the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--latency", action="store_true", help="per-page latency mode")
-    mode.add_argument("--batch", action="store_true", help="BATCH files against RECORD lines")
-    parser.add_argument("--repeats", type=int, default=3, help="A/B rounds (default 3)")
-    parser.add_argument("--loop", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--fetch", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--latency", action="store_true", help="per-page latency mode")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
+    for mode in LOOPS:
+        parser.add_argument(f"--{mode}", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.loop or args.fetch:
-        url, start, end, page_size = args.loop or args.fetch
-        baseline_loop(url, (int(start), int(end)), int(page_size), write=bool(args.loop))
-        return
+    for mode in LOOPS:
+        if child := getattr(args, mode.replace("-", "_")):
+            url, export, start, end, page_size = child
+            run_loop(mode, url, export, (int(start), int(end)), int(page_size))
+            return
     with tempfile.TemporaryDirectory() as config_dir:
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
-        run = latency if args.latency else batch_files if args.batch else throughput
+        print(
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of "
+            f"{args.repeats} alternating runs, wall times",
+            flush=True,
+        )
+        run = latency if args.latency else throughput
         run(args.repeats, Path(config_dir))
 
 

@@ -4,8 +4,9 @@ A checkpoint offered when a window completes is held until every row added befor
 a file already announced by a BATCH message; then its STATE is written. So a STATE never
 claims a row that no announced file holds, whatever the files' size and the windows' size.
 
-Files do not pile up: each STATE lists the files announced so far (`batch_files`), and the
-next run removes the files its incoming STATE lists, which the target has loaded.
+Files do not pile up: each STATE names the files announced so far by each writer's stem and
+their count (`batch_runs`, see `BatchFile`), and the next run removes the files its incoming
+STATE names, which the target has loaded. A STATE of an earlier release lists them instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typing as t
 
 from fsspec.core import url_to_fs
 
-from tap_crescendo.batch_files import BatchFileWriter
+from tap_crescendo.batch_files import BatchFileWriter, run_files
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -68,13 +69,22 @@ class BatchDelivery:
         for writer in self._writers.values():
             writer.close()
 
-    def remove_loaded(self, uris: list[str]) -> list[str]:
-        """Remove the files at `uris` (one already gone is fine); return those that remain.
+    def remove_loaded(self, uris: list[str], runs: Mapping[str, int]) -> tuple[int, list[str]]:
+        """Remove the files at `uris` and the first `count` files of each `stem` of `runs`.
 
-        Meant for the files an earlier run's STATE lists: that STATE came back through the
-        target, which wrote it only after loading every file announced before it.
+        Return how many are gone and which remain (`{stem}-*` for a folder that cannot be
+        listed). Meant for the files an earlier run's STATE names: that STATE came back
+        through the target, which wrote it only after loading every file announced before it.
         """
-        remaining = []
+        uris, unlisted = list(uris), []
+        for stem, count in runs.items():
+            try:
+                uris += run_files(stem, count, self._settings.storage.params)
+            except FileNotFoundError:  # the folder is gone, and the files with it
+                continue
+            except (OSError, ValueError):
+                unlisted.append(f"{stem}-*")
+        stuck = []
         for uri in uris:
             try:
                 fs, path = url_to_fs(uri, **self._settings.storage.params)
@@ -82,8 +92,8 @@ class BatchDelivery:
             except FileNotFoundError:
                 continue
             except (OSError, ValueError):
-                remaining.append(uri)
-        return remaining
+                stuck.append(uri)
+        return len(uris) - len(stuck), stuck + unlisted
 
     def _completed(self, file: BatchFile) -> None:
         """Announce a completed file, then write the checkpoints it was the last wait of."""

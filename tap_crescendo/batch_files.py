@@ -6,13 +6,15 @@ The settings are the SDK's `batch_config` (`Stream.get_batch_config` reads them)
 under `storage.root` + `storage.prefix` through fsspec: a local folder, or `s3://bucket/prefix`
 with the `s3` extra (credentials and endpoint the standard AWS way, or `storage.params`).
 A file is announced to the caller only once it is complete, so a BATCH message naming it,
-and a STATE after that, never run ahead of the data.
+and a STATE after that, never run ahead of the data. A writer's files share a stem and are
+numbered from 1, so "its first N files" names them all in constant space (`run_files`).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import re
 import typing as t
 import uuid
 from contextlib import contextmanager
@@ -38,6 +40,8 @@ CHUNK_BYTES = 256 * 1024
 GZIP_LEVEL = 1
 #: What a local file is called while it is being written; the rename to its name completes it.
 PARTIAL_SUFFIX = ".partial"
+#: What follows a writer's stem in the name of a complete file: its sequence and extension.
+COMPLETE_NAME_END = r"-(\d+)\.(?:jsonl|jsonl\.gz|parquet)"
 
 
 class BatchEncoding(t.Protocol):
@@ -86,13 +90,19 @@ class BatchSettings(t.Protocol):
 
 @dataclass(frozen=True)
 class BatchFile:
-    """A completed file of one stream: where it is, how it is encoded, how many rows."""
+    """A completed file of one stream: where it is, how it is encoded, how many rows.
+
+    `stem` is the URI of its writer's files without `-{sequence}{extension}`; `sequence`
+    is its number among them, from 1.
+    """
 
     stream: str
     uri: str
     format: str
     compression: str
     rows: int
+    stem: str
+    sequence: int
 
     @property
     def message(self) -> dict[str, t.Any]:
@@ -137,6 +147,7 @@ class BatchFileWriter:
         self._stem = (
             f"{root}/{settings.storage.prefix or ''}{stream}-{run}"  # url_to_fs drops a trailing /
         )
+        self._stem_uri: str = self._fs.unstrip_protocol(self._stem)
         self._sequence = 0
         self._rows = 0
         self._pending = bytearray()
@@ -180,7 +191,15 @@ class BatchFileWriter:
         done = self._opened()
         done.write(self._pending)
         done.finish()
-        completed = BatchFile(self._stream, done.uri, self._format, self._compression, self._rows)
+        completed = BatchFile(
+            self._stream,
+            done.uri,
+            self._format,
+            self._compression,
+            self._rows,
+            stem=self._stem_uri,
+            sequence=self._sequence,
+        )
         self._file, self._rows = None, 0
         self._pending.clear()
         self._on_complete(completed)
@@ -231,6 +250,22 @@ class _OpenFile:
             reason = str(error) or type(error).__name__
             msg = f"Setting `batch_config.storage.root`: cannot write {self.uri}: {reason}"
             raise ConfigError(msg) from None
+
+
+def run_files(stem: str, count: int, params: Mapping[str, t.Any]) -> list[str]:
+    """The URIs of the complete files numbered 1 to `count` of the writer of `stem`, as stored.
+
+    `params` are the storage's. Raises `OSError` (`FileNotFoundError` for a folder that is
+    gone) or `ValueError` (a protocol fsspec does not know) when the folder cannot be listed.
+    """
+    fs, path = url_to_fs(stem, **params)
+    folder, _, name = path.rpartition("/")
+    complete = re.compile(re.escape(name) + COMPLETE_NAME_END)
+    return [
+        fs.unstrip_protocol(found)
+        for found in sorted(fs.ls(folder, detail=False))
+        if (match := complete.fullmatch(found.rpartition("/")[2])) and int(match[1]) <= count
+    ]
 
 
 def _encoding(encoding: BatchEncoding) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import typing as t
 from http import HTTPStatus
 from urllib.parse import quote
@@ -17,7 +18,8 @@ from singer_sdk.streams.rest import PageContext
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
 from tap_crescendo.network import send_options, tls_failure
 from tap_crescendo.pagination import CursorPaginator
-from tap_crescendo.responses import describe_error, read_body
+from tap_crescendo.redaction import masked, quoted
+from tap_crescendo.responses import MAX_BODY_BYTES, describe_error, read_body
 from tap_crescendo.retries import RetryPolicy
 from tap_crescendo.stopping import STOP
 
@@ -41,6 +43,8 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
     primary_keys: t.ClassVar[list[str]] = ["ID"]
     #: The export's path below the tenant: the doc page's style, then the OpenAPI's.
     export_paths: t.ClassVar[tuple[str, str]]
+    #: The most bytes an answer's body may hold, decoded (tests lower it).
+    max_body_bytes: t.ClassVar[int] = MAX_BODY_BYTES
 
     def __init__(self, **kwargs: t.Any) -> None:
         """Build what the worker threads share before any of them starts."""
@@ -104,9 +108,9 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         if status < HTTPStatus.BAD_REQUEST:
             return
         detail = describe_error(response)
+        path = masked(str(response.request.path_url))  # a cursor is the server's text
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            request = response.request
-            raise RetriableAPIError(f"{detail} ({request.method} {request.path_url})", response)
+            raise RetriableAPIError(f"{detail} ({response.request.method} {path})", response)
         if status == HTTPStatus.UNAUTHORIZED:
             msg = f"{detail}. The API key was refused: check the `api_key` setting"
         elif status == HTTPStatus.FORBIDDEN:
@@ -116,14 +120,14 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
             )
         elif status == HTTPStatus.NOT_FOUND:
             msg = (
-                f"{detail}. Nothing answers at {response.request.path_url.split('?')[0]}: "
+                f"{detail}. Nothing answers at {path.split('?')[0]}: "
                 f"check `api_url` ({self.url_base}) and `tenant_id` ({self.config['tenant_id']!r})"
             )
             raise PathNotFound(msg)
-        elif status == HTTPStatus.BAD_REQUEST and "cursor=" in str(response.request.path_url):
+        elif status == HTTPStatus.BAD_REQUEST and "cursor=" in path:
             raise CursorRejected(detail)
         else:
-            msg = f"{detail} (request: {response.request.method} {response.request.path_url})"
+            msg = f"{detail} (request: {response.request.method} {path})"
         raise APIError(msg)
 
     def fetch_page(self, context: Context, cursor: str | None) -> requests.Response:
@@ -180,7 +184,7 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
             raise APIError(msg) from None
         except requests.RequestException as error:
             msg = (
-                f"Could not get an answer from {self.url_base} ({error}); "
+                f"Could not get an answer from {self.url_base} ({quoted(str(error))}); "
                 f"gave up after {self.backoff_max_tries()} tries"
             )
             raise APIError(msg) from None
@@ -188,21 +192,25 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
     def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send a prepared request once (after any Retry-After pause) and check its status.
 
-        A TLS failure raises `APIError`, which the SDK's backoff does not retry; once the tap
+        The whole body must arrive within `request_timeout` of the send. A TLS failure and
+        a redirect raise `APIError`, which the SDK's backoff does not retry; once the tap
         is stopping, no request is sent.
         """
         self.pause.wait()
         STOP.check()
+        deadline = time.monotonic() + self.timeout
         try:
             response = self.requests_session.send(
-                prepared, timeout=self.timeout, **self._send_options
+                prepared, timeout=self.timeout, allow_redirects=False, **self._send_options
             )
         except requests.exceptions.SSLError as error:
             raise APIError(tls_failure(error, self.url_base, self.config)) from None
         self._log_request_duration(response)
         with response:  # gives the connection back to the pool once the body is read
+            if response.is_redirect:
+                raise APIError(redirect_refused(response))
             self.validate_response(response)
-            read_body(response)
+            read_body(response, limit=self.max_body_bytes, deadline=deadline)
         return response
 
     def _log_request_duration(self, response: requests.Response) -> None:
@@ -224,3 +232,14 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
             },
         )
         metrics.log(self.metrics_logger, point)
+
+
+def redirect_refused(response: requests.Response) -> str:
+    """The line for a redirect: the API documents none, so the key follows none."""
+    request = response.request
+    return (
+        f"The API answered {request.method} {masked(str(request.path_url))} with HTTP "
+        f"{response.status_code}, a redirect to {quoted(response.headers['Location'])}; the "
+        "API documents no redirect and the tap follows none: if the API moved, set "
+        "`api_url` to its new address"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import typing as t
@@ -10,7 +11,11 @@ from singer_sdk import Tap
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_crescendo.cli_inputs import JsonObjectFile, check_environment, read_json_object
-from tap_crescendo.connection_check import check_connection
+from tap_crescendo.connection_check import (
+    answer_meltano_config_test,
+    check_connection,
+    under_meltano_config_test,
+)
 from tap_crescendo.stopping import STOP, signal_handlers_kept
 from tap_crescendo.writer import StateFlushingWriter
 
@@ -28,8 +33,8 @@ if t.TYPE_CHECKING:
 class CommandLine(Tap):
     """Reads `--config`, `--state`, `--catalog` and `TAP_CRESCENDO_*` with one-line errors.
 
-    It also answers `--test` with one line per stream, and leaves SIGTERM and SIGINT to
-    `__main__`, which stops without claiming success.
+    It also answers `--test` with one line per stream, and `meltano config test` alike, and
+    leaves SIGTERM and SIGINT to `__main__`, which stops without claiming success.
     """
 
     def __init__(self, **kwargs: t.Any) -> None:
@@ -81,3 +86,29 @@ class CommandLine(Tap):
         for stream in tap.streams.values():
             tap.logger.info("%s", check_connection(t.cast("IncrementalExport", stream)))
         ctx.exit()
+
+    @override
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """Sync; under `meltano config test`, check each selected stream's connection instead."""
+        if about or not under_meltano_config_test():
+            super().invoke(
+                about=about, about_format=about_format, config=config, state=state, catalog=catalog
+            )
+            return
+        cls.print_version(print_fn=cls.logger.info)
+        tap = cls(
+            config=config.config,  # what `cb_config` returned, as `Tap.invoke` reads it
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=config.parse_env,
+            validate_config=True,
+        )
+        answer_meltano_config_test(tap)

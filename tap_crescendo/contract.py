@@ -1,9 +1,11 @@
 """A stream's SCHEMA as a strict decoder: each row becomes a record that matches it, or an error.
 
-A row is decoded straight into a msgspec type built from the schema, which checks every
-field's type and refuses fields the schema lacks, in C. Only a row that fails that goes the
-slow way: fields the schema lacks are dropped (and named), the lossless conversions are
-applied, and a value that still fits no declared type is a `FieldMismatch`.
+A page's rows are decoded at once straight into a msgspec Struct built from the schema,
+which checks every field's type and refuses fields the schema lacks, in C; the Struct encodes
+as the record (the API's names, absent fields left out). Only a page with a row that fails
+that goes row by row, and such a row the slow way: fields the schema lacks are dropped (and
+named), the lossless conversions are applied, and a value that still fits no declared type
+is a `FieldMismatch`.
 
 Lossless conversions, the only changes a value may undergo:
 - an integer where a string is declared becomes its decimal string (`17` -> `"17"`);
@@ -14,6 +16,7 @@ Lossless conversions, the only changes a value may undergo:
 from __future__ import annotations
 
 import typing as t
+from operator import attrgetter
 
 import msgspec
 
@@ -61,6 +64,9 @@ class RecordContract:
     `documented_unions` names the fields the API documents with a second type beside the
     schema's ("integer" for an id that may be a number, "string" for a list that may be
     a single string); those are accepted on the fast path and converted.
+
+    A record is a Struct whose attribute for property `name` is `attribute(name)`; it
+    encodes as the record, and `msgspec.to_builtins` makes it the record's dict.
     """
 
     def __init__(self, schema: Mapping[str, t.Any], documented_unions: Mapping[str, str]) -> None:
@@ -73,37 +79,63 @@ class RecordContract:
             name for name, prop in properties.items() if _json_types(prop) & {"string"}
         } - {name for name, prop in properties.items() if prop.get("format") == "date-time"}
         self._to_list = {name for name, extra in documented_unions.items() if extra == "string"}
-        self._union_ids = [name for name, extra in documented_unions.items() if extra == "integer"]
-        self._union_lists = sorted(self._to_list)
-        fields = [
-            _field(index, name, self._types[name], documented_unions.get(name), name in required)
-            for index, name in enumerate(properties)
+        self._attributes = {name: f"field_{index}" for index, name in enumerate(properties)}
+        self._union_ids = [
+            self._attributes[name]
+            for name, extra in documented_unions.items()
+            if extra == "integer"
         ]
-        row_type = msgspec.defstruct(
+        self._union_lists = [self._attributes[name] for name in sorted(self._to_list)]
+        fields = [
+            _field(self._attributes[name], name, declared, documented_unions.get(name), required)
+            for name, declared in self._types.items()
+        ]
+        self._record_type = msgspec.defstruct(
             "Row", fields, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
         )
-        self._fast = msgspec.json.Decoder(row_type)
+        self._fast = msgspec.json.Decoder(self._record_type)
+        self._page = msgspec.json.Decoder(list[self._record_type])  # type: ignore[name-defined]
         self._row = msgspec.json.Decoder(dict[str, t.Any])
 
-    def decode(self, raw: bytes | msgspec.Raw) -> tuple[dict[str, t.Any], list[str]]:
+    def attribute(self, name: str) -> str:
+        """The attribute of a record that holds property `name`."""
+        return self._attributes[name]
+
+    def decode_page(self, data: bytes | msgspec.Raw) -> list[msgspec.Struct]:
+        """Return the records of a page's `data` when every row is one as sent but the unions.
+
+        Raises `msgspec.ValidationError` otherwise: then `decode` each row.
+        """
+        return self._converted(self._page.decode(data))
+
+    def decode(self, raw: bytes | msgspec.Raw) -> tuple[msgspec.Struct, list[str]]:
         """Return the row's record and the names of the fields it had that the schema lacks.
 
         Raises `FieldMismatch` for a value no conversion makes fit, and `msgspec.DecodeError`
         for a row that is not a JSON object.
         """
         try:
-            record: dict[str, t.Any] = msgspec.to_builtins(self._fast.decode(raw))
+            record = self._fast.decode(raw)
         except msgspec.ValidationError:
-            return self._decode_slowly(self._row.decode(raw))
-        for name in self._union_ids:
-            value = record.get(name)
-            if type(value) is int:
-                record[name] = str(value)
-        for name in self._union_lists:
-            value = record.get(name)
-            if type(value) is str:
-                record[name] = [value]
-        return record, []
+            fields, undocumented = self._decode_slowly(self._row.decode(raw))
+            return msgspec.convert(fields, self._record_type), undocumented
+        return self._converted([record])[0], []
+
+    def _converted(self, records: list[msgspec.Struct]) -> list[msgspec.Struct]:
+        """Give the documented unions the schema's type: `17` -> `"17"`, `"chat"` -> `["chat"]`."""
+        for attribute in self._union_ids:
+            value_of = attrgetter(attribute)
+            for record in records:
+                value = value_of(record)
+                if type(value) is int:
+                    setattr(record, attribute, str(value))
+        for attribute in self._union_lists:
+            value_of = attrgetter(attribute)
+            for record in records:
+                value = value_of(record)
+                if type(value) is str:
+                    setattr(record, attribute, [value])
+        return records
 
     def _decode_slowly(self, row: dict[str, t.Any]) -> tuple[dict[str, t.Any], list[str]]:
         """Drop the fields the schema lacks, convert losslessly, check every value's type."""
@@ -164,12 +196,14 @@ def _describe(prop: Mapping[str, t.Any]) -> str:
 
 
 def _field(
-    index: int, name: str, declared: t.Any, extra: str | None, required: bool
+    attribute: str, name: str, declared: t.Any, extra: str | None, required: set[str]
 ) -> tuple[t.Any, ...]:
-    """Struct field `index`, encoded as `name`, widened by its documented second type, if any."""
+    """Struct field `attribute`, encoded as `name`, widened by its documented second type, if any.
+
+    Attributes are not the names: names such as "Contact Name" are not identifiers.
+    """
     field_type = declared if extra is None else declared | _SCALARS[extra]
-    attribute = f"field_{index}"  # names such as "Contact Name" are not identifiers
-    if required:
+    if name in required:
         return (attribute, field_type, msgspec.field(name=name))
     return (
         attribute,

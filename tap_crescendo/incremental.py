@@ -6,6 +6,7 @@ import sys
 import typing as t
 from datetime import datetime, timezone
 from functools import cached_property
+from operator import attrgetter, itemgetter
 
 import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -14,7 +15,7 @@ from tap_crescendo.batch_delivery import BatchDelivery
 from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
-from tap_crescendo.errors import APIError, CursorRejected
+from tap_crescendo.errors import APIError, CursorRejected, StateError
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
 from tap_crescendo.pagination import out_of_contract, split_rows
 from tap_crescendo.progress import SyncProgress
@@ -55,7 +56,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
     start_ms_field: t.ClassVar[str | None] = None
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def record_pages(self, context: Context | None) -> Iterator[list[msgspec.Struct]]:
         """Read the span's windows, up to `max_parallel_windows` at once, and checkpoint.
 
         Each window's progress is one `WindowProgress`. The bookmark moves only over the
@@ -74,12 +75,13 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             for event in feed:
                 window = windows[event.window]
                 if isinstance(event, PageArrived):
-                    yield from self._page_records(event.page, event.response, window)
+                    yield self._page_records(event.page, event.response, window)
                 elif isinstance(event, WindowRestarted):
                     window.restart()
                 else:
                     window.finish()
                     self._warn_if_total_differs(window)
+                    self._warn_if_outside(window)
                     progress.window_done(sum(w.delivered for w in windows))
                     newest = newest_start(windows[index] for index in event.completes)
                     if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
@@ -180,20 +182,30 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         )
 
     def _announce(self, file: BatchFile) -> None:
-        """Write a completed file's BATCH message; the next STATEs list the file."""
+        """Write a completed file's BATCH message; the next STATEs count it among its stem's."""
         t.cast("StateFlushingWriter", self._tap.message_writer).write_batch(file)
-        self.stream_state.setdefault("batch_files", []).append(file.uri)
+        self.stream_state.setdefault("batch_runs", {})[file.stem] = file.sequence
 
     def _remove_loaded_files(self, batches: BatchDelivery) -> None:
-        """Remove the files the incoming STATE lists: the target loaded them last run."""
+        """Remove the files the incoming STATE names: the target loaded them last run.
+
+        A STATE of an earlier release lists them as `batch_files`.
+        """
         listed = self.stream_state.pop("batch_files", [])
-        if not listed:
+        runs = self.stream_state.pop("batch_runs", {})
+        if not isinstance(runs, dict) or not all(type(count) is int for count in runs.values()):
+            msg = (
+                f"STATE for stream '{self.name}': batch_runs must map file stems to counts "
+                f"of files, got {runs!r}"
+            )
+            raise StateError(msg)
+        if not listed and not runs:
             return
-        remaining = batches.remove_loaded(listed)
+        removed, remaining = batches.remove_loaded(listed, runs)
         self.logger.info(
             "Stream '%s': removed %d batch files the target loaded in the last run",
             self.name,
-            len(listed) - len(remaining),
+            removed,
         )
         if remaining:
             self.logger.warning(
@@ -217,15 +229,32 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         state["replication_key_value"] = bookmark
         self.finalize_state_progress_markers(state)
 
-    def start_of(self, record: Mapping[str, t.Any]) -> tuple[int, str] | None:
-        """Return a record's start as (epoch ms, replication key value), if it has one."""
-        value = record.get(self.replication_key_name)
-        if not value:
-            return None
-        millis = record.get(self.start_ms_field) if self.start_ms_field else None
-        if not isinstance(millis, int):
-            millis = to_epoch_ms(parse_timestamp(value))
-        return millis, value
+    def _newest_of(
+        self, records: list[msgspec.Struct], window: WindowProgress
+    ) -> tuple[int, str] | None:
+        """Return the newest start of the records inside the window, as (epoch ms, value).
+
+        A start outside the window's query does not count, so the bookmark never passes
+        rows not read yet; such rows are counted in `window.outside`.
+        """
+        values = map(attrgetter(self.contract.attribute(self.replication_key_name)), records)
+        if self.start_ms_field is None:
+            pairs: t.Iterable[tuple[t.Any, str]] = ((None, value) for value in values)
+        else:
+            millis = map(attrgetter(self.contract.attribute(self.start_ms_field)), records)
+            pairs = zip(millis, values, strict=True)
+        starts = []
+        for sent_ms, value in pairs:
+            if not value:
+                continue
+            start_ms = sent_ms if type(sent_ms) is int else _epoch_ms(value)
+            if start_ms is not None and window.window.holds(start_ms):
+                starts.append((start_ms, value))
+            else:
+                window.outside += 1
+        starts.sort(key=itemgetter(0), reverse=True)
+        # The value, not only its epoch-ms twin, becomes the bookmark: it must be inside too.
+        return next((start for start in starts if window.window.holds(_epoch_ms(start[1]))), None)
 
     def window_pages(self, index: int, window: Window) -> Iterator[WindowEvent]:
         """Yield window `index`'s pages, following its cursor; a refused cursor restarts it once.
@@ -257,24 +286,21 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
 
     def _page_records(
         self, page: Page, response: requests.Response, window: WindowProgress
-    ) -> Iterator[dict[str, t.Any]]:
-        """Yield a page's records, strictly typed, but those a restarted window already sent."""
-        rows = split_rows(page, response)
+    ) -> list[msgspec.Struct]:
+        """Return a page's records, strictly typed, but those a restarted window already sent."""
+        records = self._decode(page, response)
         if window.total is None:
             window.total = page.total
-        window.received += len(rows)
+        window.received += len(records)
         self.extracted_at = datetime.now(timezone.utc)
-        seen, ids = window.ids.seen, []
-        for index, row in enumerate(rows):
-            record = self._decode(row, response, index)
-            window.newest = later(window.newest, self.start_of(record))
-            record_id = record.get("ID")
-            if seen is not None and record_id is not None and record_id in seen:
-                continue
-            ids.append(record_id)
-            window.delivered += 1
-            yield record
-        window.ids.add_page(ids)
+        window.newest = later(window.newest, self._newest_of(records, window))
+        id_of = attrgetter(self.contract.attribute("ID"))
+        seen = window.ids.seen
+        if seen is not None:
+            records = [r for r in records if (i := id_of(r)) is None or i not in seen]
+        window.ids.add_page([None if i is msgspec.UNSET else i for i in map(id_of, records)])
+        window.delivered += len(records)
+        return records
 
     def _warn_if_total_differs(self, window: WindowProgress) -> None:
         """Warn when a window's `total` differs from the rows received."""
@@ -287,9 +313,37 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                 window.received,
             )
 
-    def _decode(
+    def _warn_if_outside(self, window: WindowProgress) -> None:
+        """Warn when rows of a window start outside it: extracted, but not bookmarked."""
+        if window.outside:
+            self.logger.warning(
+                "Stream '%s', window %s: %d rows start outside the window; they are "
+                "extracted, but the bookmark does not move to them",
+                self.name,
+                window.window,
+                window.outside,
+            )
+
+    def _decode(self, page: Page, response: requests.Response) -> list[msgspec.Struct]:
+        """Decode a page's rows into strict records; report fields the schema lacks.
+
+        At once when every row fits the schema as sent; else row by row, to convert each
+        row that can be and to name the first that cannot.
+        """
+        try:
+            try:
+                return self.contract.decode_page(page.data)
+            except (msgspec.ValidationError, UnicodeDecodeError):
+                return [
+                    self._decode_row(row, response, index)
+                    for index, row in enumerate(split_rows(page, response))
+                ]
+        except RecursionError as error:  # a value nested deeper than this thread's stack
+            raise out_of_contract(response, error, at="$.data") from None
+
+    def _decode_row(
         self, row: msgspec.Raw, response: requests.Response, index: int
-    ) -> dict[str, t.Any]:
+    ) -> msgspec.Struct:
         """Decode row `index` of a page into a strict record; report fields the schema lacks."""
         try:
             record, undocumented = self.contract.decode(row)
@@ -299,7 +353,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                 f"(from {response.request.path_url}): {error}"
             )
             raise APIError(msg) from None
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
             raise out_of_contract(response, error, at=f"$.data[{index}]") from None
         if undocumented:
             new = self.undocumented.note(undocumented)
@@ -310,3 +364,11 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                     ", ".join(new),
                 )
         return record
+
+
+def _epoch_ms(value: str) -> int | None:
+    """Return a date-time's epoch ms, or None for one the calendar lacks (February 31)."""
+    try:
+        return to_epoch_ms(parse_timestamp(value))
+    except ValueError:
+        return None

@@ -9,6 +9,7 @@ import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_crescendo.errors import APIError
+from tap_crescendo.redaction import masked, quoted
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -45,7 +46,7 @@ def decode_page(response: requests.Response) -> Page:
     """Decode and check a page's envelope, or raise `APIError` naming the request."""
     try:
         return _page_decoder.decode(response.content)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, RecursionError) as error:  # nested too deep to read
         raise out_of_contract(response, error) from None
 
 
@@ -61,7 +62,10 @@ def split_rows(page: Page, response: requests.Response) -> list[msgspec.Raw]:
 
 
 def out_of_contract(
-    response: requests.Response, error: msgspec.DecodeError, *, at: str = "$"
+    response: requests.Response,
+    error: msgspec.DecodeError | UnicodeDecodeError | RecursionError,
+    *,
+    at: str = "$",
 ) -> APIError:
     """The error for a 200 whose body breaks the contract."""
     kind = response.headers.get("Content-Type", "no Content-Type")
@@ -72,7 +76,7 @@ def out_of_contract(
         f"The API answered {response.request.method} {response.request.path_url} "
         f"with HTTP {response.status_code} but a body out of contract ({kind}): {problem}"
     )
-    return APIError(msg)
+    return APIError(quoted(msg))  # the header, a cursor and a row's value are the server's
 
 
 class CursorPaginator(BaseAPIPaginator[str | None]):
@@ -102,6 +106,6 @@ class CursorPaginator(BaseAPIPaginator[str | None]):
                     f"The API returned the cursor {cursor!r} a second time after "
                     f"{self.count} pages of one query; stopping instead of looping"
                 )
-                raise APIError(msg)
+                raise APIError(masked(msg))
             self._seen.add(cursor)
         return cursor

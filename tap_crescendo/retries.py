@@ -12,6 +12,7 @@ import typing as t
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_crescendo.redaction import quoted
 from tap_crescendo.responses import retry_after_seconds
 
 if sys.version_info >= (3, 12):
@@ -90,7 +91,7 @@ class RetryPolicy(RESTStream[t.Any]):
         reason = str(error) if isinstance(error, RetriableAPIError) else repr(error)
         self.logger.warning(
             "Retrying after %s (try %d of %d failed; waiting %.1f s)",
-            reason,
+            quoted(reason),
             details["tries"],
             self.backoff_max_tries(),
             details.get("wait", 0.0),

@@ -10,7 +10,9 @@ import sys
 import typing as t
 from functools import cached_property
 
+import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.core import Stream
 
 from tap_crescendo.writer import StateFlushingWriter
@@ -21,6 +23,7 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
     from singer_sdk.helpers import types
@@ -31,10 +34,11 @@ NO_CONFORMANCE = TypeConformanceLevel.NONE
 
 
 class LeanRecordStream(Stream):
-    """A stream that writes RECORD lines straight from each record, with no per-record state.
+    """A stream that writes its records a page at a time, with no per-record state.
 
-    The SDK would track unsorted records in `progress_markers` and promote them only at the
-    end of the run; the bookmark moves when a window completes instead (see `incremental.py`).
+    The SDK's loop (`_sync_records`) takes records one at a time, each through a chain of
+    calls, and would track unsorted records in `progress_markers` to promote them only at
+    the end of the run; here the bookmark moves when a window completes (`incremental.py`).
     """
 
     #: When the page being written was received: its records' `time_extracted`.
@@ -45,11 +49,15 @@ class LeanRecordStream(Stream):
         """In BATCH mode, where records go instead of RECORD lines; here, RECORD lines."""
         return None
 
+    def record_pages(self, context: types.Context | None) -> Iterator[list[msgspec.Struct]]:
+        """Yield the stream's records a page at a time, each a Struct that encodes as one."""
+        raise NotImplementedError
+
     @cached_property
     def _writes_records_directly(self) -> bool:
         """Tell whether RECORD lines can skip the SDK's per-record pruning and conformance.
 
-        True when the catalog selects every property (the usual case), records are
+        True when the catalog selects every property (the usual case), records
         match the schema when decoded (`TYPE_CONFORMANCE_LEVEL` NONE) and our writer is in use.
         """
         every_property = all(
@@ -60,6 +68,62 @@ class LeanRecordStream(Stream):
             and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
             and isinstance(self._tap.message_writer, StateFlushingWriter)
         )
+
+    @cached_property
+    def _writes_records_as_decoded(self) -> bool:
+        """Tell whether records go out as they were decoded, no stream map changing them.
+
+        True when they go out directly and the only stream map is the SDK's identity.
+        """
+        maps = self.stream_maps
+        return (
+            self._writes_records_directly
+            and len(maps) == 1
+            and isinstance(maps[0], SameRecordTransform)
+            and not maps[0].flattening_enabled
+        )
+
+    @override
+    def _sync_records(
+        self,
+        context: types.Context | None = None,
+        *,
+        write_messages: bool = True,
+    ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
+        """Write each page's records at once, with the SDK's record count and sync timer.
+
+        Taken over from the SDK, whose loop costs several calls per record: these streams
+        have no partitions or child streams and always write their messages, and the
+        bookmark moves by window (no STATE every `STATE_MSG_FREQUENCY` records). Yields nothing.
+        """
+        del write_messages  # False only for the SDK's own BATCH mode, which is not used
+        counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        with counter, timer:
+            counter.with_context({})
+            timer.with_context({})
+            for page in self.record_pages(context):
+                self._write_page(page)
+                counter.increment(len(page))
+        self._finalize_state(self.stream_state)  # the closing STATE follows (`Tap.sync_all`)
+        yield from ()
+
+    def _write_page(self, page: list[msgspec.Struct]) -> None:
+        """Write a page's records: as RECORD lines straight from the Structs, else as dicts.
+
+        Dicts go into the BATCH files when no map changes them, else through the maps.
+        """
+        if not self._writes_records_as_decoded:
+            for record in msgspec.to_builtins(page):
+                self._write_record_message(record)
+            return
+        batches = self.batches
+        if batches is None:
+            writer = t.cast("StateFlushingWriter", self._tap.message_writer)
+            writer.write_records(self.name, page, self._stream_version, self.extracted_at)
+        else:
+            for record in msgspec.to_builtins(page):
+                batches.add(self.name, record)
 
     @override
     def _write_record_message(self, record: types.Record) -> None:
@@ -87,24 +151,3 @@ class LeanRecordStream(Stream):
                 )
             else:
                 batches.add(stream_map.stream_alias, mapped)
-        self.state_manager.is_flushed = False
-
-    @override
-    def _process_record(
-        self,
-        record: types.Record,
-        child_context: types.Context | None = None,
-        partition_context: types.Context | None = None,
-    ) -> None:
-        """Do nothing per record when, as here, there are no partitions or child streams."""
-        if partition_context or self.child_streams:
-            super()._process_record(record, child_context, partition_context)
-
-    @override
-    def _increment_stream_state(
-        self,
-        latest_record: types.Record,
-        *,
-        context: types.Context | None = None,
-    ) -> None:
-        """Leave the bookmark alone: a window moves it when it is complete."""

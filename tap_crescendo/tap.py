@@ -12,7 +12,9 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_crescendo.bookmarks import check_state_shape, read_bookmark
 from tap_crescendo.command import CommandLine
 from tap_crescendo.errors import ConfigError
+from tap_crescendo.map_settings import check_map_settings
 from tap_crescendo.network import check_ca_bundle
+from tap_crescendo.redaction import hide_key
 from tap_crescendo.settings import RANGE_SPANS, check_settings
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.writer import StateFlushingWriter
@@ -221,14 +223,17 @@ class TapCrescendo(CommandLine):
     ).to_dict()
 
     def __init__(self, **kwargs: t.Any) -> None:
-        """Load and check the settings and the STATE before any request."""
+        """Load and check the settings and the STATE, and hide the key, before any request."""
         try:
             super().__init__(**kwargs)
         except ConfigValidationError as error:
             problems = "; ".join(map(_without_secret_values, error.errors))
             raise ConfigError(f"Invalid settings: {problems}") from None
+        if isinstance(self.config.get("api_key"), str):
+            hide_key(self.config["api_key"], self.logger)
         if kwargs.get("validate_config", True):
             check_settings(self.config)
+            check_map_settings(self.config)
             check_ca_bundle(self.config)
             for stream in self.streams.values():
                 read_bookmark(self.state, stream.name, str(stream.replication_key))

@@ -24,6 +24,10 @@ class Window:
         """Return the window as a person reads it."""
         return f"[{format_epoch_ms(self.start_ms)}, {format_epoch_ms(self.end_ms)})"
 
+    def holds(self, millis: int | None) -> bool:
+        """Tell whether a start (epoch ms; None for none) is in the window."""
+        return millis is not None and self.start_ms <= millis < self.end_ms
+
 
 def split_span(start_ms: int, end_ms: int, size_ms: int) -> Iterator[Window]:
     """Cut `[start_ms, end_ms)` into consecutive windows of at most `size_ms`."""
@@ -72,6 +76,8 @@ class WindowProgress:
     delivered: int = 0
     #: The newest start delivered, as (epoch ms, replication key value).
     newest: tuple[int, str] | None = None
+    #: Rows received whose start is outside the window (or none): the bookmark ignores them.
+    outside: int = 0
     ids: DeliveredIds = field(default_factory=DeliveredIds)
 
     @property
@@ -81,7 +87,7 @@ class WindowProgress:
 
     def restart(self) -> None:
         """The window is read again from its first page; what it delivered stays delivered."""
-        self.total, self.received = None, 0
+        self.total, self.received, self.outside = None, 0, 0
         self.ids.restart()
 
     def finish(self) -> None:

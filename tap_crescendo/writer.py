@@ -18,8 +18,10 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
     from datetime import datetime
 
+    import msgspec
     from singer_sdk.singerlib.encoding.simple import Message
 
     from tap_crescendo.batch_files import BatchFile
@@ -58,18 +60,35 @@ class StateFlushingWriter(MsgSpecWriter):
     def write_record(
         self,
         stream: str,
-        record: dict[str, t.Any],
+        record: Mapping[str, t.Any],
         version: int | None,
         time_extracted: datetime,
     ) -> None:
         """Add one RECORD line, byte for byte as a `RecordMessage`, without building one."""
-        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+        self.write_records(stream, (record,), version, time_extracted)
+
+    def write_records(
+        self,
+        stream: str,
+        records: Iterable[Mapping[str, t.Any] | msgspec.Struct],
+        version: int | None,
+        time_extracted: datetime,
+    ) -> None:
+        """Add a RECORD line per record (a dict, or a Struct that encodes as one), as one write.
+
+        Each line is byte for byte a `RecordMessage`'s: the envelope around the record is
+        encoded once for them all.
+        """
+        head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+        tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}\n"
         if version is not None:
-            message["version"] = version
-        message["time_extracted"] = time_extracted
-        encoder.encode_into(message, self._pending, -1)
-        self._pending += b"\n"
-        if len(self._pending) >= CHUNK_BYTES:
+            tail = b',"version":' + encoder.encode(version) + tail
+        pending = self._pending
+        for record in records:
+            pending += head
+            encoder.encode_into(record, pending, -1)
+            pending += tail
+        if len(pending) >= CHUNK_BYTES:
             self._send()
 
     def write_batch(self, file: BatchFile) -> None:

@@ -18,7 +18,13 @@ from fsspec.registry import _registry as fsspec_protocols
 from singer_sdk import Stream
 
 from tap_crescendo import parquet_rows
-from tap_crescendo.batch_files import CHUNK_BYTES, BatchFile, BatchFileWriter, BatchSettings
+from tap_crescendo.batch_files import (
+    CHUNK_BYTES,
+    BatchFile,
+    BatchFileWriter,
+    BatchSettings,
+    run_files,
+)
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
@@ -303,6 +309,9 @@ def test_file_names_carry_prefix_stream_utc_start_run_and_sequence(
     assert len({m[2] for m in matches if m}) == 1
     assert [m[3] for m in matches if m] == ["1", "2", "3"]
     assert [local_path(f.uri).parent for f in files] == [tmp_path] * 3
+    assert [(f.stem, f.sequence) for f in files] == [
+        (files[0].uri[: -len("-00001.jsonl.gz")], n) for n in (1, 2, 3)
+    ]
 
 
 def test_a_large_file_goes_to_disk_in_chunks_while_it_fills(tmp_path: Path) -> None:
@@ -588,3 +597,34 @@ def test_a_missing_bucket_is_one_line_naming_the_file(s3_endpoint: str, bucket: 
         f"Setting `batch_config.storage.root`: cannot write s3://{bucket}-missing/bots-"
     )
     assert str(error.value).endswith(".jsonl.gz: The specified bucket does not exist")
+
+
+def test_the_files_of_a_stem_are_its_complete_files_numbered_up_to_the_count(
+    tmp_path: Path,
+) -> None:
+    stem = tmp_path / "a.b+c-bot_conversations-20261001T000000Z-0123abcd"
+    named = ["-00001.jsonl", "-00002.jsonl.gz", "-00003.parquet", "-4.jsonl"]
+    not_named = [
+        *("-00005.jsonl", "-00002.jsonl.partial", "-00001.jsonl.bak", "-00001.csv"),
+        *("-x.jsonl", "-00001", "9-00001.jsonl"),
+    ]
+    for end in named + not_named:
+        Path(f"{stem}{end}").write_bytes(b"")
+    other = "aXbbc-bot_conversations-20261001T000000Z-0123abcd-00001.jsonl"  # if not escaped
+    (tmp_path / other).write_bytes(b"")
+
+    uri = f"file://{stem}"  # as fsspec names it: not percent-encoded
+    assert run_files(uri, 4, {}) == [f"{uri}{end}" for end in named]
+    assert run_files(uri, 0, {}) == []
+    with pytest.raises(FileNotFoundError):
+        run_files(f"file://{tmp_path}/gone/{stem.name}", 4, {})
+
+
+def test_the_files_of_a_stem_on_s3_are_listed_with_the_storage_params(
+    s3_endpoint: str, bucket: str
+) -> None:
+    params = {"endpoint_url": s3_endpoint}
+    settings = sdk_batch_config(f"s3://{bucket}/exports", prefix="crescendo/", params=params)
+    files = write_all(settings, seven_rows())
+
+    assert run_files(files[0].stem, 2, params) == [files[0].uri, files[1].uri]

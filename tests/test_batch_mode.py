@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import signal
 import sys
 import typing as t
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,9 +30,6 @@ from tests.tap_runs import (
     tap_config,
 )
 from tests.test_batch_files import read_parquet
-
-if t.TYPE_CHECKING:
-    from pathlib import Path
 
 Row: t.TypeAlias = dict[str, t.Any]
 DAY_MS = 86_400_000
@@ -248,6 +247,28 @@ def test_an_expired_cursor_restart_writes_no_row_twice(tmp_path: Path) -> None:
     assert sorted(written) == sorted(row["ID"] for row in bots)
 
 
+def announced_runs(
+    messages: list[dict[str, t.Any]], stream: str = "bot_conversations"
+) -> dict[str, int]:
+    """Each stem of the stream's announced files, and how many there are (numbered from 1)."""
+    numbers: dict[str, list[int]] = {}
+    for m in messages:
+        if m["type"] == "BATCH" and m["stream"] == stream:
+            stem, _, last = m["manifest"][0].rpartition("-")
+            numbers.setdefault(stem, []).append(int(last.split(".")[0]))
+    assert all(sequence == list(range(1, len(sequence) + 1)) for sequence in numbers.values())
+    return {stem: len(sequence) for stem, sequence in numbers.items()}
+
+
+def uris(result: Sync, stream: str | None = None) -> set[str]:
+    """The files a run announced (of one stream, if given)."""
+    return {
+        m["manifest"][0]
+        for m in result.messages
+        if m["type"] == "BATCH" and stream in {None, m["stream"]}
+    }
+
+
 def announced(messages: list[dict[str, t.Any]]) -> set[str]:
     """The IDs in the bot files the messages announce."""
     return {
@@ -294,15 +315,16 @@ def test_the_next_run_removes_the_files_its_state_says_were_loaded(tmp_path: Pat
         fake.add_rows(TENANT, late)
         two = sync(config, one.states[-1])
 
-    def uris(result: Sync) -> set[str]:
-        return {m["manifest"][0] for m in result.messages if m["type"] == "BATCH"}
-
-    listed = one.states[-1]["bookmarks"]["bot_conversations"]["batch_files"]
-    assert set(listed) | set(
-        one.states[-1]["bookmarks"]["voc_conversations"].get("batch_files", [])
-    ) == uris(one)
+    bookmarks = one.states[-1]["bookmarks"]
+    assert bookmarks["bot_conversations"]["batch_runs"] == announced_runs(one.messages)
+    assert bookmarks["voc_conversations"].get("batch_runs", {}) == announced_runs(
+        one.messages, "voc_conversations"
+    )
+    assert sum(announced_runs(one.messages).values()) == 3  # files of 30, 30 and 20 rows
     assert {path.as_uri() for path in folder.iterdir()} == uris(two)
-    assert set(two.states[-1]["bookmarks"]["bot_conversations"]["batch_files"]) <= uris(two)
+    assert two.states[-1]["bookmarks"]["bot_conversations"]["batch_runs"] == announced_runs(
+        two.messages
+    )
     assert uris(one).isdisjoint(uris(two))
 
 
@@ -327,7 +349,7 @@ def test_a_file_of_rows_read_again_in_the_lookback_is_listed_in_the_last_state(
     assert after_file["type"] == "STATE"  # before the next stream starts
     assert after_file["value"]["bookmarks"]["bot_conversations"] == {
         **bookmark,
-        "batch_files": [uri],
+        "batch_runs": {uri.rsplit("-", 1)[0]: 1},
     }
 
 
@@ -380,3 +402,136 @@ def test_files_on_s3_are_the_announced_objects_with_exactly_the_rows(
     in_objects = [row["ID"] for rows in stored.values() for row in rows]
     assert sorted(in_objects) == sorted(row["ID"] for row in bots)
     assert max(len(rows) for rows in stored.values()) == 25
+
+
+def test_each_state_names_the_files_announced_before_it_in_constant_space(tmp_path: Path) -> None:
+    bots = generate_bot_rows(120, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=42)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        result = sync(tap_config(url, batch_config=batch_config(tmp_path, size=1)))
+
+    ((stem, files),) = announced_runs(result.messages).items()
+    assert files == 120
+    named, announced_so_far = [], 0
+    for message in result.messages:
+        announced_so_far += message["type"] == "BATCH"
+        if message["type"] == "STATE":
+            runs = message["value"]["bookmarks"]["bot_conversations"].get("batch_runs")
+            named.append(runs)
+            assert runs == ({stem: announced_so_far} if announced_so_far else None)
+    assert len(named) >= 10  # a STATE a window, each the same size
+    assert max(len(json.dumps(state)) for state in result.states) < 400
+
+
+def file_number(uri: str) -> int:
+    """The sequence number in the name of a BATCH file."""
+    return int(uri.rpartition("-")[2].split(".")[0])
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"])
+def test_files_announced_after_the_last_state_of_a_failed_run_are_never_removed(
+    tmp_path: Path, request: pytest.FixtureRequest, storage: str
+) -> None:
+    bots = generate_bot_rows(90, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=43)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    if storage == "s3":
+        endpoint, bucket = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("bucket")
+        root = {"root": f"s3://{bucket}/exports", "params": {"endpoint_url": endpoint}}
+        settings = {**batch_config(tmp_path, size=10), "storage": root}
+    else:
+        settings = batch_config(tmp_path, size=10)
+
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=settings)
+        one = sync(config)
+        # The target received this STATE last: the run failed after it, or was killed.
+        last_received = one.states[len(one.states) // 2]
+        two = sync(config, last_received)
+
+    ((stem, count),) = last_received["bookmarks"]["bot_conversations"]["batch_runs"].items()
+    loaded = {uri for uri in uris(one) if file_number(uri) <= count}
+    assert 0 < len(loaded) < len(uris(one))
+    assert all(uri.startswith(stem) for uri in uris(one))
+    if storage == "s3":
+        stored = set(objects(endpoint, bucket))
+    else:
+        stored = {path.as_uri() for path in (tmp_path / "crescendo").iterdir()}
+    assert stored == (uris(one) - loaded) | uris(two)
+
+
+def test_a_state_of_the_previous_release_has_the_files_it_lists_removed(tmp_path: Path) -> None:
+    bots = generate_bot_rows(70, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=44)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=batch_config(tmp_path, size=20))
+        one = sync(config)
+        bookmark = dict(one.states[-1]["bookmarks"]["bot_conversations"])
+        del bookmark["batch_runs"]  # 0.1.0 listed every file instead
+        bookmark["batch_files"] = sorted(uris(one))
+        two = sync(config, {"bookmarks": {"bot_conversations": bookmark}})
+
+    assert len(uris(one)) == 4
+    assert {path.as_uri() for path in (tmp_path / "crescendo").iterdir()} == uris(two)
+    assert two.states[0]["bookmarks"]["bot_conversations"] == bookmark  # the SDK's echo
+    assert all(
+        "batch_files" not in state["bookmarks"]["bot_conversations"] for state in two.states[1:]
+    )
+    assert two.states[-1]["bookmarks"]["bot_conversations"]["batch_runs"] == announced_runs(
+        two.messages
+    )
+
+
+def test_what_cannot_be_listed_or_is_gone_is_said_and_the_rest_removed(
+    api_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "crescendo"
+    folder.mkdir()
+    stem = folder / "bot_conversations-20261001T000000Z-0123abcd"
+    names = ["-00001.jsonl.gz", "-00002.jsonl.gz", "-00003.jsonl.gz", "-00003.jsonl.gz.partial"]
+    for name in names:
+        Path(f"{stem}{name}").write_bytes(b"")
+    runs = {
+        (tmp_path / "gone" / "bot_conversations-x").as_uri(): 5,
+        "nosuchfs://bucket/bot_conversations-y": 1,
+        stem.as_uri(): 2,
+    }
+    caplog.set_level(logging.INFO)
+
+    result = sync(
+        tap_config(api_url, batch_config=batch_config(tmp_path, size=1000)),
+        {"bookmarks": {"bot_conversations": {"batch_runs": runs}}},
+    )
+
+    assert result.error is None
+    said = [r.getMessage() for r in caplog.records if "batch files" in r.getMessage()]
+    assert said == [
+        "Stream 'bot_conversations': removed 2 batch files the target loaded in the last run",
+        "Stream 'bot_conversations': could not remove 1 loaded batch files, e.g. "
+        "nosuchfs://bucket/bot_conversations-y-*",
+    ]
+    assert sorted(path.name for path in folder.iterdir() if path.name.startswith(stem.name)) == [
+        f"{stem.name}{name}" for name in names[2:]
+    ]
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        pytest.param(["file:///batches/bot_conversations-x-00001.jsonl"], id="a-list"),
+        pytest.param({"file:///batches/bot_conversations-x": "3"}, id="a-count-as-text"),
+        pytest.param({"file:///batches/bot_conversations-x": True}, id="a-boolean"),
+    ],
+)
+def test_a_state_whose_batch_runs_are_not_stems_and_counts_is_one_line(
+    fake: FakeCrescendo, api_url: str, tmp_path: Path, runs: t.Any
+) -> None:
+    result = sync(
+        tap_config(api_url, batch_config=batch_config(tmp_path, size=10)),
+        {"bookmarks": {"bot_conversations": {"batch_runs": runs}}},
+    )
+
+    assert result.error == (
+        "STATE for stream 'bot_conversations': batch_runs must map file stems to counts of "
+        f"files, got {runs!r}"
+    )
+    assert fake.requests == []

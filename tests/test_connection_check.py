@@ -1,13 +1,15 @@
-"""`--test` (what an operator runs to check a config): one request and one line per stream."""
+"""`--test` and `meltano config test`: one request per stream, one line each, no file."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import typing as t
 
 import pytest
 
 from tap_crescendo.timestamps import format_epoch_ms
-from tests.tap_process import error_lines, run_tap, tap_argv
+from tests.tap_process import error_lines, run_tap, tap_argv, tap_environment
 from tests.tap_runs import SPAN_END_MS, tap_config
 
 if t.TYPE_CHECKING:
@@ -77,3 +79,88 @@ def test_a_refused_key_or_tenant_gives_the_same_one_line_as_a_sync(
     assert error_lines(test.stderr) == [expected]
     assert error_lines(sync.stderr)[-1] == expected
     assert len(fake.requests) == 2  # one for the test, one for the sync
+
+
+def batch_settings(folder: Path) -> dict[str, t.Any]:
+    """The shipped `prod` BATCH setup, with files under `folder`."""
+    return {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": folder.as_uri()},
+        "batch_size": 10000,
+    }
+
+
+def test_under_meltano_config_test_one_request_a_stream_and_a_batch_naming_no_file(
+    fake: FakeCrescendo, api_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "batches"
+    argv = tap_argv(tmp_path, tap_config(api_url, batch_config=batch_settings(folder)))
+    # What `meltano config test` does: stderr into the stdout pipe, stopped at the first BATCH.
+    environment = tap_environment(MELTANO_EXTRACTOR_NAME="tap-crescendo")
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True
+    ) as tap:
+        assert tap.stdout is not None
+        said = []
+        for line in tap.stdout:
+            said.append(line)
+            if line.startswith("{"):
+                break
+        waiting = tap.poll() is None
+        tap.terminate()
+        said += tap.stdout.readlines()
+        returncode = tap.wait(timeout=30)
+
+    assert waiting  # Meltano signals a running tap: one that exited would break its test
+    assert returncode == 0
+    messages = [json.loads(line) for line in said if line.startswith("{")]
+    assert messages == [
+        {
+            "type": "BATCH",
+            "stream": "bot_conversations",
+            "encoding": {"format": "jsonl", "compression": "none"},
+            "manifest": [],
+        }
+    ]
+    assert len([line for line in info_lines("".join(said)) if "was accepted" in line]) == 2
+    assert error_lines("".join(said)) == []
+    newest = str(SPAN_END_MS - DAY_MS)
+    assert [(r.path.rsplit("/", 1)[-1], r.query["from"]) for r in fake.requests] == [
+        ("botconv", newest),
+        ("vocconv", newest),
+    ]
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    ("environment", "stderr"),
+    [
+        pytest.param({}, subprocess.STDOUT, id="output-and-log-one-pipe-without-meltano"),
+        pytest.param(
+            {"MELTANO_EXTRACTOR_NAME": "tap-crescendo"}, subprocess.PIPE, id="meltano-run"
+        ),
+    ],
+)
+def test_any_other_run_is_a_sync(
+    bot_rows: list[dict[str, t.Any]],
+    api_url: str,
+    tmp_path: Path,
+    environment: dict[str, str],
+    stderr: int,
+) -> None:
+    folder = tmp_path / "batches"
+    argv = tap_argv(tmp_path, tap_config(api_url, batch_config=batch_settings(folder)))
+
+    done = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=tap_environment(**environment),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0
+    (bot_file,) = folder.glob("bot_conversations-*.jsonl")
+    assert len(bot_file.read_text().splitlines()) == len(bot_rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import typing as t
 
+import msgspec
 import pytest
 
 from tap_crescendo.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, UndocumentedFields
@@ -22,7 +23,8 @@ def voc() -> RecordContract:
     return RecordContract(VocConversationsStream.schema, VocConversationsStream.documented_unions)
 
 
-ROW: dict[str, t.Any] = {
+Row: t.TypeAlias = dict[str, t.Any]
+ROW: Row = {
     "ID": "c-1",
     "TenantID": "tenant-alpha",
     "BotID": "bot-1",
@@ -44,7 +46,14 @@ def decode(row: dict[str, t.Any], contract: RecordContract | None = None) -> dic
     """The record a row becomes (failing the test if any field was undocumented)."""
     record, undocumented = (contract or bot()).decode(json.dumps(row).encode())
     assert undocumented == []
-    return record
+    return as_dict(record)
+
+
+def as_dict(record: msgspec.Struct) -> dict[str, t.Any]:
+    """The record as its RECORD line holds it."""
+    value: dict[str, t.Any] = msgspec.json.decode(msgspec.json.encode(record))
+    assert msgspec.to_builtins(record) == value
+    return value
 
 
 def refusal(row: dict[str, t.Any], contract: RecordContract | None = None) -> str:
@@ -180,7 +189,7 @@ def test_a_row_read_the_slow_way_is_converted_the_same() -> None:
     record, undocumented = bot().decode(json.dumps(row).encode())
 
     assert undocumented == ["NewField"]
-    assert record == {**ROW, "Media": ["chat"], "AgentId": "17", "CSat": 4.0}
+    assert as_dict(record) == {**ROW, "Media": ["chat"], "AgentId": "17", "CSat": 4.0}
 
 
 def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
@@ -189,7 +198,7 @@ def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
     record, undocumented = bot().decode(json.dumps(row).encode())
 
     assert undocumented == ["NewField", "Sentiment"]
-    assert record == {**ROW, "BotName": "5"}
+    assert as_dict(record) == {**ROW, "BotName": "5"}
 
 
 @pytest.mark.parametrize(
@@ -231,3 +240,57 @@ def test_an_array_of_objects_is_named_so() -> None:
     assert refusal({"ID": "v-1", "Problems": "late"}, voc()) == (
         "field 'Problems': expected an array of objects or null, got \"late\""
     )
+
+
+def expected_bot_record(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The record a generated bot row becomes: its documented unions in the schema's type."""
+    record = dict(row)
+    for name in ("AgentId", "ticketId"):
+        if type(record[name]) is int:
+            record[name] = str(record[name])
+    if type(record["Media"]) is str:
+        record["Media"] = [record["Media"]]
+    if type(record["CSat"]) is int:
+        record["CSat"] = float(record["CSat"])
+    return record
+
+
+def test_a_page_decodes_at_once_into_the_records_of_its_rows() -> None:
+    rows = generate_bot_rows(60, start_ms=0, end_ms=86_400_000, seed=3)
+    assert {type(row["AgentId"]) for row in rows} == {str, int, type(None)}
+
+    records = bot().decode_page(json.dumps(rows).encode())
+
+    assert [as_dict(record) for record in records] == [expected_bot_record(row) for row in rows]
+    assert [as_dict(record) for record in records] == [decode(row) for row in rows]
+
+
+def test_a_voc_page_decodes_at_once_with_its_unions_converted() -> None:
+    rows = [
+        {"ID": "v-1", "CustomerId": 9, "TicketId": 12, "Groups": "vip", "Tags": ["a"]},
+        {"ID": "v-2", "AgentId": 4, "Groups": None, "Tags": "b", "Sentiment": -1},
+    ]
+
+    records = voc().decode_page(json.dumps(rows).encode())
+
+    assert [as_dict(record) for record in records] == [
+        {"ID": "v-1", "CustomerId": "9", "TicketId": "12", "Groups": ["vip"], "Tags": ["a"]},
+        {"ID": "v-2", "AgentId": "4", "Groups": None, "Tags": ["b"], "Sentiment": -1.0},
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"NewField": 1}, id="field-the-schema-lacks"),
+        pytest.param({"BotName": 5}, id="integer-in-a-string-field"),
+        pytest.param({"DatetimeUTC": "yesterday"}, id="malformed-date-time"),
+        pytest.param({"Duration": None}, id="null-in-non-nullable"),
+    ],
+)
+def test_a_page_with_a_row_off_the_fast_path_is_left_to_row_by_row(change: Row) -> None:
+    rows = generate_bot_rows(5, start_ms=0, end_ms=86_400_000, seed=3)
+    rows[3].update(change)
+
+    with pytest.raises(msgspec.ValidationError):
+        bot().decode_page(json.dumps(rows).encode())

@@ -8,12 +8,27 @@ import json
 import typing as t
 from contextlib import redirect_stderr, redirect_stdout
 
+import pytest
 import yaml
 
+from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
+from tap_crescendo.map_settings import check_map_settings, config_reads
 from tap_crescendo.tap import TapCrescendo
 from tests.local_servers import REPO
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, parse_messages, tap_config
+from tests.tap_process import error_lines, run_tap, tap_argv
+from tests.tap_runs import (
+    API_KEY,
+    SPAN_END_MS,
+    SPAN_START_MS,
+    TENANT,
+    parse_messages,
+    sync,
+    tap_config,
+)
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
 
 SALT = "a-long-random-secret-0f3c"
 PERSONAL = {
@@ -22,8 +37,8 @@ PERSONAL = {
 }
 
 
-def pii_safe_config() -> dict[str, t.Any]:
-    """The `tap-crescendo--pii-safe` extractor's config in meltano.yml, salt filled in."""
+def shipped_pii_config() -> dict[str, t.Any]:
+    """The `tap-crescendo--pii-safe` extractor's config in meltano.yml, as written there."""
     project = yaml.safe_load((REPO / "meltano.yml").read_text(encoding="utf-8"))
     extractor = next(
         plugin
@@ -32,7 +47,12 @@ def pii_safe_config() -> dict[str, t.Any]:
     )
     config: dict[str, t.Any] = extractor["config"]
     assert config["stream_map_config"] == {"pii_salt": "$CRESCENDO_PII_SALT"}
-    return {**config, "stream_map_config": {"pii_salt": SALT}}
+    return config
+
+
+def pii_safe_config() -> dict[str, t.Any]:
+    """The `tap-crescendo--pii-safe` extractor's config in meltano.yml, salt filled in."""
+    return {**shipped_pii_config(), "stream_map_config": {"pii_salt": SALT}}
 
 
 def salted(value: str | None) -> str | None:
@@ -83,3 +103,155 @@ def test_no_personal_value_of_either_stream_appears_in_the_output() -> None:
         assert record["CustomerName"] == salted(row["CustomerName"])
         assert record["CustomerEmail"] == salted(row["CustomerEmail"])
     assert any(row["Contact Name"] is None for row in bots)
+
+
+#: What the tap says when the shipped maps' salt is not set, by how it is not set.
+SALT_MISSING = (
+    "Setting `stream_map_config.pii_salt` is missing, and the stream map of {stream!r} reads "
+    "it (property {prop!r}): add `stream_map_config: {{pii_salt: $CRESCENDO_PII_SALT}}` beside "
+    "the maps and set CRESCENDO_PII_SALT to a long random secret"
+)
+SALT_EMPTY = (
+    "Setting `stream_map_config.pii_salt` is empty, and the stream map of {stream!r} reads it "
+    "(property {prop!r}): set CRESCENDO_PII_SALT to a long random secret, and keep it"
+)
+
+
+@pytest.mark.parametrize(
+    ("stream", "prop"),
+    [("bot_conversations", "Contact Name"), ("voc_conversations", "CustomerName")],
+)
+@pytest.mark.parametrize(
+    ("map_settings", "expected"),
+    [
+        pytest.param(None, SALT_MISSING, id="maps-copied-without-stream-map-config"),
+        pytest.param({}, SALT_MISSING, id="salt-missing"),
+        pytest.param({"pii_salt": ""}, SALT_EMPTY, id="salt-empty-as-meltano-passes-unset-var"),
+        pytest.param({"pii_salt": None}, SALT_EMPTY, id="salt-null"),
+    ],
+)
+def test_the_shipped_maps_without_a_salt_stop_before_any_request(
+    fake: FakeCrescendo,
+    api_url: str,
+    stream: str,
+    prop: str,
+    map_settings: dict[str, t.Any] | None,
+    expected: str,
+) -> None:
+    maps = {stream: shipped_pii_config()["stream_maps"][stream]}
+    config = tap_config(api_url, stream_maps=maps, stream_map_config=map_settings)
+
+    result = sync(config)
+
+    assert result.error == expected.format(stream=stream, prop=prop)
+    assert result.messages == []
+    assert fake.requests == []
+
+
+@pytest.mark.slow
+def test_the_command_without_a_salt_exits_1_with_one_line_and_sends_no_request(
+    fake: FakeCrescendo, api_url: str, tmp_path: Path
+) -> None:
+    config = tap_config(api_url, **{**pii_safe_config(), "stream_map_config": {"pii_salt": ""}})
+
+    command = run_tap(tap_argv(tmp_path, config))
+
+    assert command.returncode == 1
+    assert command.stdout == ""
+    assert "Traceback" not in command.stderr
+    assert error_lines(command.stderr) == [
+        SALT_EMPTY.format(stream="bot_conversations", prop="Contact Name")
+    ]
+    assert len([line for line in command.stderr.splitlines() if "| INFO" not in line]) == 1
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("stream_maps", "reads"),
+    [
+        pytest.param(
+            {"bots": {"__filter__": "config['tenant'] == record['TenantID']"}},
+            [("bots", "__filter__", "tenant")],
+            id="filter",
+        ),
+        pytest.param(
+            {"bots": {"a": "config['x'] + config['y']", "b": 'md5(config["z"])'}},
+            [("bots", "a", "x"), ("bots", "a", "y"), ("bots", "b", "z")],
+            id="each-key-of-each-property",
+        ),
+        pytest.param(
+            {"bots": {"a": "'config[\"x\"]' + record['config']", "b": "config.get('y', '')"}},
+            [],
+            id="only-subscripts-of-the-name-config",
+        ),
+        pytest.param(
+            {"bots": {"a": "config[record['k']]", "b": "config[0]", "c": "other['x']"}},
+            [],
+            id="only-constant-string-keys",
+        ),
+        pytest.param(
+            {
+                "dropped": None,
+                "also_dropped": "__NULL__",
+                "bots": {"__alias__": "config['x']", "__source__": "config['y']"},
+                "copy": {"__source__": "bots", "__key_properties__": ["ID"], "a": "config['z']"},
+            },
+            [("copy", "a", "z")],
+            id="stream-names-lists-and-dropped-streams-are-no-expressions",
+        ),
+        pytest.param(
+            {"no_such_stream": {"a": "config['x'] +"}, "bots": {"b": "config['y']"}},
+            [("bots", "b", "y")],
+            id="an-expression-that-does-not-parse-reads-nothing",
+        ),
+    ],
+)
+def test_the_keys_a_map_reads_are_found_in_its_expressions_syntax(
+    stream_maps: dict[str, t.Any], reads: list[tuple[str, str, str]]
+) -> None:
+    assert list(config_reads(stream_maps)) == reads
+
+
+@pytest.mark.parametrize(
+    ("map_settings", "expected"),
+    [
+        pytest.param(
+            {"y": "set"},
+            "Setting `stream_map_config.x` is missing, and the stream map of 'bots' reads it "
+            "(property 'a'): add it to `stream_map_config`",
+            id="missing",
+        ),
+        pytest.param(
+            {"x": "", "y": "set"},
+            "Setting `stream_map_config.x` is empty, and the stream map of 'bots' reads it "
+            "(property 'a'): give it a value",
+            id="empty",
+        ),
+        pytest.param(
+            {"x": "set", "y": None},
+            "Setting `stream_map_config.y` is empty, and the stream map of 'bots' reads it "
+            "(property 'b'): give it a value",
+            id="the-first-key-not-set",
+        ),
+        pytest.param({"x": "set", "y": 0}, None, id="falsy-but-set"),
+    ],
+)
+def test_a_key_any_map_reads_must_be_set(
+    map_settings: dict[str, t.Any], expected: str | None
+) -> None:
+    config = {
+        "stream_maps": {"bots": {"a": "config['x'] + record['ID']", "b": "config['y']"}},
+        "stream_map_config": map_settings,
+    }
+
+    if expected is None:
+        check_map_settings(config)
+        return
+    with pytest.raises(ConfigError) as error:
+        check_map_settings(config)
+    assert str(error.value) == expected
+
+
+def test_maps_without_config_reads_need_no_stream_map_config() -> None:
+    check_map_settings({"stream_maps": {"bots": {"RemoteIp": "__NULL__"}}})
+    check_map_settings({})

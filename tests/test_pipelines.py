@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from psycopg import sql
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
@@ -223,6 +224,12 @@ def as_loaded(row: Row) -> Row:
     }
 
 
+def run_files_stored(stem: str) -> list[Path]:
+    """The files of a BATCH writer's stem (a STATE's `batch_runs` key) still in the folder."""
+    path = Path(urlsplit(stem).path)
+    return sorted(path.parent.glob(f"{path.name}-*"))
+
+
 def newest(*batches: list[Row]) -> str:
     """The DatetimeUTC of the latest conversation."""
     latest = max((row for batch in batches for row in batch), key=lambda row: row["Datetime"])
@@ -255,11 +262,12 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
 
     assert table == {row["ID"]: as_loaded(row) for row in first}
     assert loaded(postgres, database, "as_records") == table
-    # The shipped setup loads BATCH files; the rerun removed those the first run's STATE lists.
-    files = state["bookmarks"]["bot_conversations"]["batch_files"]
-    assert files
-    assert all(uri.startswith(BATCH_FOLDER.as_uri()) for uri in files)
-    assert not any(Path(urlsplit(uri).path).exists() for uri in files)
+    # The shipped setup loads BATCH files; the rerun removed those the first run's STATE names.
+    runs = state["bookmarks"]["bot_conversations"]["batch_runs"]
+    ((stem, count),) = runs.items()
+    assert count == 1  # 250 rows, 10,000 a file
+    assert stem.startswith(BATCH_FOLDER.as_uri())
+    assert run_files_stored(stem) == []
     # The rows hold every variant of the union types the tap normalizes, and nulls.
     assert {type(row["AgentId"]) for row in first} == {str, int, type(None)}
     assert {type(row["Media"]) for row in first} == {str, list, type(None)}
@@ -269,7 +277,7 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     assert state["bookmarks"]["bot_conversations"] == {
         "replication_key": "DatetimeUTC",
         "replication_key_value": newest(first),
-        "batch_files": files,
+        "batch_runs": runs,
     }
     # Meltano handed the state back: the rerun read from the bookmark less the lookback (1 h).
     assert resumed_from == to_epoch_ms(parse_timestamp(newest(first))) - 3_600_000
@@ -279,8 +287,8 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
     assert postgres.query(
         database, 'SELECT count(*), count(DISTINCT "ID") FROM tap_crescendo.bot_conversations'
     ) == [(290, 290)]
-    rerun_files = meltano.state(state_id)["bookmarks"]["bot_conversations"]["batch_files"]
-    assert all(Path(urlsplit(uri).path).exists() for uri in rerun_files)
+    rerun_runs = meltano.state(state_id)["bookmarks"]["bot_conversations"]["batch_runs"]
+    assert [len(run_files_stored(stem)) for stem in rerun_runs] == list(rerun_runs.values())
     assert meltano.state(state_id)["bookmarks"]["bot_conversations"]["replication_key_value"] == (
         newest(first, new)
     )
@@ -295,6 +303,57 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
         assert customer_id == (None if sent["CustomerId"] is None else str(sent["CustomerId"]))
         assert groups == ([sent["Groups"]] if isinstance(sent["Groups"], str) else sent["Groups"])
         assert problems == sent["Problems"]
+
+
+def shipped_batch_config() -> dict[str, t.Any]:
+    """The `batch_config` of the tap in meltano.yml's `prod` environment."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text(encoding="utf-8"))
+    prod = next(env for env in project["environments"] if env["name"] == "prod")
+    tap = next(p for p in prod["config"]["plugins"]["extractors"] if p["name"] == "tap-crescendo")
+    config: dict[str, t.Any] = tap["config"]["batch_config"]
+    return config
+
+
+def test_meltano_config_test_sends_one_request_a_stream_and_writes_no_file(
+    meltano: Meltano, tmp_path: Path
+) -> None:
+    sent = rows(3000, days=(0, 14), seed=12)
+    voc = generate_voc_rows(40, start_ms=FIRST_DAY_MS, end_ms=FIRST_DAY_MS + 14 * DAY_MS, seed=12)
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent}, voc_rows={TENANT: voc})
+    folder = tmp_path / "batches"  # the shipped files, in a folder of this test's own
+    batch_config = shipped_batch_config()
+    assert batch_config["storage"]["root"].startswith("file://$MELTANO_PROJECT_ROOT/")
+    batch_config["storage"] = {"root": folder.as_uri()}
+    with fake.serve() as url:
+        env = tap_env(url) | {"TAP_CRESCENDO_BATCH_CONFIG": json.dumps(batch_config)}
+        said = meltano("--environment=prod", "config", "test", "tap-crescendo", env=env)
+
+    assert said.splitlines()[-1] == "Plugin configuration is valid"
+    newest_day = str(FIRST_DAY_MS + 13 * DAY_MS)
+    assert [(r.path.rsplit("/", 1)[-1], r.query["from"]) for r in fake.requests] == [
+        ("botconv", newest_day),
+        ("vocconv", newest_day),
+    ]
+    assert not folder.exists()
+
+
+def test_meltano_config_test_of_a_refused_key_shows_the_tap_s_one_line(meltano: Meltano) -> None:
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: rows(10, days=(0, 1), seed=13)})
+    with fake.serve() as url:
+        env = {**meltano.env, **tap_env(url, key="revoked-key-0b1c")}
+        argv = [str(BIN / "meltano"), "--environment=prod", "config", "test", "tap-crescendo"]
+        done = subprocess.run(
+            argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    assert done.returncode == 1
+    said = done.stderr.splitlines()
+    invalid = next(i for i, line in enumerate(said) if "Plugin configuration is invalid" in line)
+    assert json.loads(said[invalid + 1])["message"] == (
+        "HTTP 401 Unauthenticated: Authorization header with Bearer token is required. "
+        "The API key was refused: check the `api_key` setting"
+    )
+    assert len(fake.requests) == 1
 
 
 def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path) -> None:

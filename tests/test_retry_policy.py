@@ -209,6 +209,11 @@ def test_tries_are_the_first_and_max_retries_more(stream: IncrementalExport) -> 
             id="api-answer",
         ),
         pytest.param(
+            RetriableAPIError("HTTP 503 Unavailable: oops\n2026-12-02 ERROR fake\x1b[31m"),
+            "HTTP 503 Unavailable: oops\\n2026-12-02 ERROR fake\\x1b[31m",
+            id="api-answer-cannot-start-a-line",
+        ),
+        pytest.param(
             requests.ConnectionError("connection refused"),
             "ConnectionError('connection refused')",
             id="network",

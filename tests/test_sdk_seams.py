@@ -1,11 +1,10 @@
 """Fails when the SDK changes a method the tap's private overrides rely on.
 
-`tap_crescendo/sdk_seams.py` replaces `Stream._increment_stream_state`,
-`Stream._process_record` (nothing to do without partitions or child streams) and
-`Stream._write_record_message` (RECORD lines written straight from the record, as
-`_generate_record_messages` and `RecordMessage.to_dict` would make them). The windows
-call `finalize_state_progress_markers` to checkpoint, and `_sync_records` is the loop
-that calls the rest. If one of these changes, review the override, then update the digest.
+`tap_crescendo/sdk_seams.py` replaces `Stream._sync_records` (records written a page at a
+time, then `_finalize_state` as the SDK's loop calls it) and `Stream._write_record_message` (RECORD
+lines written straight from the record, as `_generate_record_messages` and
+`RecordMessage.to_dict` would make them). The windows call `finalize_state_progress_markers`
+to checkpoint. If one of these changes, review the override, then update the digest.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from singer_sdk.streams.core import Stream
 
 CHECKED: dict[str, tuple[t.Any, str]] = {
     "Stream._generate_record_messages": (Stream._generate_record_messages, "9b5f9fbcdedb7a1a"),
-    "Stream._increment_stream_state": (Stream._increment_stream_state, "cabc0edb2fd4f000"),
-    "Stream._process_record": (Stream._process_record, "8529b9f3ce2f849d"),
+    "Stream._finalize_state": (Stream._finalize_state, "e08e1d0714a904b2"),
     "Stream._sync_records": (Stream._sync_records, "8928dc7f50e9bf57"),
     "Stream._write_record_message": (Stream._write_record_message, "292b7bed39883bd9"),
     "Stream.finalize_state_progress_markers": (

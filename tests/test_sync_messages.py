@@ -188,7 +188,7 @@ def test_a_file_announced_after_the_last_checkpoint_is_listed_by_the_closing_sta
     closing = result.states[-1]["bookmarks"][BOT]
     assert result.error is None
     assert len(announced) == 1
-    assert closing == {**state["bookmarks"][BOT], "batch_files": announced}
+    assert closing == {**state["bookmarks"][BOT], "batch_runs": {announced[0].rsplit("-", 1)[0]: 1}}
 
 
 def test_an_expired_cursor_is_one_warning_naming_the_window(

@@ -227,3 +227,20 @@ def test_after_the_target_is_gone_nothing_more_is_sent(
         writer.write_message(StateMessage(value={"bookmarks": {STREAM: {}}}))
     writer.end_at_last_state()  # would raise, were anything more written to the closed pipe
     os.close(output.descriptor)
+
+
+def test_a_page_short_of_a_chunk_is_held_and_one_that_fills_it_sends_the_lot(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    short = [record(f"c-{n:04d}") for n in range(10)]
+    full = [record(f"d-{n:04d}") for n in range(CHUNK_BYTES // 900)]
+    writer = StateFlushingWriter()
+
+    writer.write_records(STREAM, short, None, EXTRACTED)
+    held = capsysbinary.readouterr().out
+    writer.write_records(STREAM, full, None, EXTRACTED)
+
+    assert held == b""
+    sent = capsysbinary.readouterr().out
+    assert len(sent) >= CHUNK_BYTES
+    assert sent == b"".join(record_line(values) for values in short + full)
