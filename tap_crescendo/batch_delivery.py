@@ -18,7 +18,9 @@ from fsspec.core import url_to_fs
 from tap_crescendo.batch_files import BatchFileWriter, run_files
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
+
+    import msgspec
 
     from tap_crescendo.batch_files import BatchFile, BatchSettings
 
@@ -47,8 +49,8 @@ class BatchDelivery:
         #: Checkpoints not yet written: rows added per output stream then, and the bookmark.
         self._held: list[tuple[dict[str, int], str]] = []
 
-    def add(self, stream: str, record: Mapping[str, t.Any]) -> None:
-        """Add one record of output stream `stream` to its open file."""
+    def add(self, stream: str, records: Sequence[Mapping[str, t.Any] | msgspec.Struct]) -> None:
+        """Add records of output stream `stream` to its open file."""
         writer = self._writers.get(stream)
         if writer is None:
             writer = BatchFileWriter(
@@ -56,8 +58,8 @@ class BatchDelivery:
             )
             self._writers[stream] = writer
             self._added[stream] = self._announced[stream] = 0
-        self._added[stream] += 1
-        writer.add(record)
+        self._added[stream] += len(records)
+        writer.add(records)
 
     def checkpoint(self, bookmark: str) -> None:
         """Write the bookmark's STATE once every row added so far is in an announced file."""

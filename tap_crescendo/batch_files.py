@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import msgspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from singer_sdk.contrib.msgspec import encoder
@@ -29,7 +30,7 @@ from tap_crescendo.errors import ConfigError
 
 if t.TYPE_CHECKING:
     import io
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from tap_crescendo.parquet_rows import ParquetRows
 
@@ -153,19 +154,35 @@ class BatchFileWriter:
         self._pending = bytearray()
         self._file: _OpenFile | None = None
 
-    def add(self, record: Mapping[str, t.Any]) -> None:
-        """Add one record; the file completes when it holds `batch_size` rows."""
-        if self._parquet is None:
-            encoder.encode_into(record, self._pending, -1)
-            self._pending += b"\n"
+    def add(self, records: Sequence[Mapping[str, t.Any] | msgspec.Struct]) -> None:
+        """Add records (dicts, or Structs encoding as them); a file completes at `batch_size` rows.
+
+        A page's records are encoded at once, as many as fit in the open file.
+        """
+        done = 0
+        while done < len(records):
+            some = records[done : done + self._batch_size - self._rows]
+            if self._parquet is None:
+                self._gather(encoder.encode_lines(some))
+            else:
+                self._parquet.add(msgspec.to_builtins(some))
+            self._rows += len(some)
+            done += len(some)
+            if self._rows == self._batch_size:
+                self._complete()
+
+    def _gather(self, lines: bytes) -> None:
+        """Add encoded lines; write what is gathered once it makes a chunk.
+
+        Lines that make a chunk alone (a page's, often) are written without a copy.
+        """
+        if self._pending or len(lines) < CHUNK_BYTES:
+            self._pending += lines
+            if len(self._pending) >= CHUNK_BYTES:
+                self._opened().write(self._pending)
+                self._pending.clear()
         else:
-            self._parquet.add(record)
-        self._rows += 1
-        if self._rows == self._batch_size:
-            self._complete()
-        elif len(self._pending) >= CHUNK_BYTES:
-            self._opened().write(self._pending)
-            self._pending.clear()
+            self._opened().write(lines)
 
     def close(self) -> None:
         """Complete the open file, if it holds any row (the end of the stream)."""

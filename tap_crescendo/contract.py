@@ -1,6 +1,6 @@
 """A stream's SCHEMA as a strict decoder: each row becomes a record that matches it, or an error.
 
-A page's rows are decoded at once straight into a msgspec Struct built from the schema,
+A page is decoded at once, its rows straight into a msgspec Struct built from the schema,
 which checks every field's type and refuses fields the schema lacks, in C; the Struct encodes
 as the record (the API's names, absent fields left out). Only a page with a row that fails
 that goes row by row, and such a row the slow way: fields the schema lacks are dropped (and
@@ -15,20 +15,25 @@ Lossless conversions, the only changes a value may undergo:
 
 from __future__ import annotations
 
+import re
 import typing as t
 from operator import attrgetter
 
 import msgspec
 
+from tap_crescendo.pagination import Page
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: RFC 3339 date-time, as JSON Schema's `date-time` format means it.
-RFC3339 = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)"
-    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+#: RFC 3339 date-time, as JSON Schema's `date-time` format means it (digits are ASCII).
+_DATE_TIME = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+    r":(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
-DateTime = t.Annotated[str, msgspec.Meta(pattern=RFC3339)]
+DateTime = t.Annotated[str, msgspec.Meta(pattern=rf"^{_DATE_TIME}\Z")]
+#: Date-times one per line: a page's values of one field, checked in one match.
+DATE_TIME_LINES = re.compile(rf"(?:{_DATE_TIME}\n)*{_DATE_TIME}")
 #: How much of a refused value a message quotes.
 QUOTE_LIMIT = 80
 
@@ -86,27 +91,51 @@ class RecordContract:
             if extra == "integer"
         ]
         self._union_lists = [self._attributes[name] for name in sorted(self._to_list)]
-        fields = [
-            _field(self._attributes[name], name, declared, documented_unions.get(name), required)
-            for name, declared in self._types.items()
-        ]
-        self._record_type = msgspec.defstruct(
-            "Row", fields, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
-        )
+        self._record_type = self._struct("Row", self._types, documented_unions, required)
         self._fast = msgspec.json.Decoder(self._record_type)
-        self._page = msgspec.json.Decoder(list[self._record_type])  # type: ignore[name-defined]
+        # On a page, date-times decode as strings and are checked at once (`_check_date_times`).
+        page_types = {name: _python_type(prop, date_time=str) for name, prop in properties.items()}
+        page_row = self._struct("PageRow", page_types, documented_unions, required)
+        self._page = msgspec.json.Decoder(Page[list[page_row]])  # type: ignore[valid-type]
+        self._date_times = [
+            self._attributes[name]
+            for name, prop in properties.items()
+            if prop.get("format") == "date-time"
+        ]
         self._row = msgspec.json.Decoder(dict[str, t.Any])
+
+    def _struct(
+        self, name: str, types: Mapping[str, t.Any], unions: Mapping[str, str], required: set[str]
+    ) -> type[msgspec.Struct]:
+        """A Struct of an attribute per property, of its type in `types` widened by `unions`."""
+        fields = [
+            _field(self._attributes[prop], prop, declared, unions.get(prop), required)
+            for prop, declared in types.items()
+        ]
+        return msgspec.defstruct(
+            name, fields, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+        )
 
     def attribute(self, name: str) -> str:
         """The attribute of a record that holds property `name`."""
         return self._attributes[name]
 
-    def decode_page(self, data: bytes | msgspec.Raw) -> list[msgspec.Struct]:
-        """Return the records of a page's `data` when every row is one as sent but the unions.
+    def decode_page(self, body: bytes) -> Page[list[msgspec.Struct]]:
+        """Return the page of a body whose rows all decode as sent; `finish` its rows.
 
-        Raises `msgspec.ValidationError` otherwise: then `decode` each row.
+        Raises `msgspec.DecodeError` otherwise (`ValidationError` for a row that does not
+        fit): then `decode` each row. Only the decode runs, in C, so another thread may.
         """
-        return self._converted(self._page.decode(data))
+        return self._page.decode(body)
+
+    def finish(self, records: list[msgspec.Struct]) -> list[msgspec.Struct]:
+        """Return a decoded page's rows as records: their date-times checked, unions converted.
+
+        Raises `msgspec.ValidationError` for a date-time that is not one: then `decode`
+        each row.
+        """
+        self._check_date_times(records)
+        return self._converted(records)
 
     def decode(self, raw: bytes | msgspec.Raw) -> tuple[msgspec.Struct, list[str]]:
         """Return the row's record and the names of the fields it had that the schema lacks.
@@ -120,6 +149,21 @@ class RecordContract:
             fields, undocumented = self._decode_slowly(self._row.decode(raw))
             return msgspec.convert(fields, self._record_type), undocumented
         return self._converted([record])[0], []
+
+    def _check_date_times(self, records: list[msgspec.Struct]) -> None:
+        """Raise `msgspec.ValidationError` unless every date-time of the page is one.
+
+        One match per field over its values one per line (a value holding a line break
+        would make two lines, so the lines are counted too).
+        """
+        for attribute in self._date_times:
+            values = [value for value in map(attrgetter(attribute), records) if type(value) is str]
+            lines = "\n".join(values)
+            if values and (
+                lines.count("\n") != len(values) - 1 or not DATE_TIME_LINES.fullmatch(lines)
+            ):
+                msg = "a value is not an RFC 3339 date-time"
+                raise msgspec.ValidationError(msg)
 
     def _converted(self, records: list[msgspec.Struct]) -> list[msgspec.Struct]:
         """Give the documented unions the schema's type: `17` -> `"17"`, `"chat"` -> `["chat"]`."""
@@ -168,14 +212,17 @@ def _json_types(prop: Mapping[str, t.Any]) -> set[str]:
     return {declared} if isinstance(declared, str) else set(declared)
 
 
-def _python_type(prop: Mapping[str, t.Any]) -> t.Any:
-    """The msgspec type of a schema property: its JSON types, formats and items."""
+def _python_type(prop: Mapping[str, t.Any], date_time: t.Any = DateTime) -> t.Any:
+    """The msgspec type of a schema property: its JSON types, formats and items.
+
+    A date-time is `date_time` (its items' are always checked `DateTime`s).
+    """
     options: list[t.Any] = []
     for json_type in sorted(_json_types(prop), key=lambda name: name == "null"):
         if json_type == "array":
             options.append(list[_python_type(prop["items"])])  # type: ignore[misc]
         elif json_type == "string" and prop.get("format") == "date-time":
-            options.append(DateTime)
+            options.append(date_time)
         else:
             options.append(_SCALARS[json_type])
     return t.Union[tuple(options)] if len(options) > 1 else options[0]  # noqa: UP007

@@ -17,7 +17,7 @@ from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected, StateError
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
-from tap_crescendo.pagination import out_of_contract, split_rows
+from tap_crescendo.pagination import CursorPaginator, decode_page, out_of_contract, split_rows
 from tap_crescendo.progress import SyncProgress
 from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
@@ -84,8 +84,8 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                     self._warn_if_outside(window)
                     progress.window_done(sum(w.delivered for w in windows))
                     newest = newest_start(windows[index] for index in event.completes)
+                    # Windows complete in order, so each newest start is past the last one.
                     if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
-                        bookmark_ms = newest[0]
                         self.checkpoint(newest[1])
                 del event  # the page is not kept while the next one is awaited
         if self.batches is not None:
@@ -237,16 +237,17 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         A start outside the window's query does not count, so the bookmark never passes
         rows not read yet; such rows are counted in `window.outside`.
         """
-        values = map(attrgetter(self.contract.attribute(self.replication_key_name)), records)
-        if self.start_ms_field is None:
-            pairs: t.Iterable[tuple[t.Any, str]] = ((None, value) for value in values)
-        else:
-            millis = map(attrgetter(self.contract.attribute(self.start_ms_field)), records)
-            pairs = zip(millis, values, strict=True)
+        if self.start_ms_field is not None and (newest := self._newest_at_once(records, window)):
+            return newest
+        value_of = attrgetter(self.contract.attribute(self.replication_key_name))
+        millis_field = self.start_ms_field
+        millis_of = attrgetter(self.contract.attribute(millis_field)) if millis_field else None
         starts = []
-        for sent_ms, value in pairs:
+        for record in records:
+            value = value_of(record)
             if not value:
                 continue
+            sent_ms = millis_of(record) if millis_of else None
             start_ms = sent_ms if type(sent_ms) is int else _epoch_ms(value)
             if start_ms is not None and window.window.holds(start_ms):
                 starts.append((start_ms, value))
@@ -255,6 +256,32 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         starts.sort(key=itemgetter(0), reverse=True)
         # The value, not only its epoch-ms twin, becomes the bookmark: it must be inside too.
         return next((start for start in starts if window.window.holds(_epoch_ms(start[1]))), None)
+
+    @override
+    def get_new_paginator(self) -> CursorPaginator:
+        """Return a paginator for one window's query, decoding its rows with the page."""
+        return CursorPaginator(self.contract.decode_page)
+
+    def _newest_at_once(
+        self, records: list[msgspec.Struct], window: WindowProgress
+    ) -> tuple[int, str] | None:
+        """The newest start of a page whose epoch-ms starts are all inside the window, or None.
+
+        None, too, when the newest one's date-time is not inside: then `_newest_of` looks
+        at each record.
+        """
+        assert self.start_ms_field is not None
+        millis = list(map(attrgetter(self.contract.attribute(self.start_ms_field)), records))
+        try:
+            low, high = min(millis), max(millis)
+        except (TypeError, ValueError):  # a start that is null, or no records
+            return None
+        if not (window.window.holds(low) and window.window.holds(high)):
+            return None
+        value = getattr(
+            records[millis.index(high)], self.contract.attribute(self.replication_key_name)
+        )
+        return (high, value) if window.window.holds(_epoch_ms(value)) else None
 
     def window_pages(self, index: int, window: Window) -> Iterator[WindowEvent]:
         """Yield window `index`'s pages, following its cursor; a refused cursor restarts it once.
@@ -285,7 +312,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                 return
 
     def _page_records(
-        self, page: Page, response: requests.Response, window: WindowProgress
+        self, page: Page[t.Any], response: requests.Response, window: WindowProgress
     ) -> list[msgspec.Struct]:
         """Return a page's records, strictly typed, but those a restarted window already sent."""
         records = self._decode(page, response)
@@ -324,20 +351,23 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                 window.outside,
             )
 
-    def _decode(self, page: Page, response: requests.Response) -> list[msgspec.Struct]:
-        """Decode a page's rows into strict records; report fields the schema lacks.
+    def _decode(self, page: Page[t.Any], response: requests.Response) -> list[msgspec.Struct]:
+        """Return a page's rows as strict records; report fields the schema lacks.
 
-        At once when every row fits the schema as sent; else row by row, to convert each
-        row that can be and to name the first that cannot.
+        They were decoded with the page when every row fits the schema as sent; else they
+        are decoded row by row, to convert each row that can be and to name the first that
+        cannot.
         """
-        try:
+        if not isinstance(page.data, msgspec.Raw):
             try:
-                return self.contract.decode_page(page.data)
-            except (msgspec.ValidationError, UnicodeDecodeError):
-                return [
-                    self._decode_row(row, response, index)
-                    for index, row in enumerate(split_rows(page, response))
-                ]
+                return self.contract.finish(page.data)
+            except msgspec.ValidationError:  # a date-time that is not one
+                page = decode_page(response)  # its rows undecoded, to name the one
+        try:
+            return [
+                self._decode_row(row, response, index)
+                for index, row in enumerate(split_rows(page, response))
+            ]
         except RecursionError as error:  # a value nested deeper than this thread's stack
             raise out_of_contract(response, error, at="$.data") from None
 

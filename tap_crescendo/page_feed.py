@@ -32,7 +32,7 @@ class PageArrived:
     """A page of window `window` arrived."""
 
     window: int
-    page: Page
+    page: Page[t.Any]
     response: requests.Response
 
 
@@ -72,37 +72,35 @@ WindowEvent: t.TypeAlias = "PageArrived | WindowRestarted"
 
 
 class Handoff(t.Generic[T]):
-    """Passes one item at a time to the caller; the giver waits until it is taken."""
+    """Passes items one at a time to the caller; a giver waits while the last one is untaken."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._item: T | None = None
-        self._given = self._taken = 0
-        self._stopped = False
+        self._full = self._stopped = False
 
     def give(self, item: T) -> bool:
-        """Hand `item` over and wait until it is taken; False once the hand-off is stopped."""
+        """Hand `item` over once the last one is taken; False once the hand-off is stopped.
+
+        The giver goes on at once: its next request is sent while the caller writes `item`.
+        """
         with self._changed:
-            while self._given > self._taken and not self._stopped:
+            while self._full and not self._stopped:
                 self._changed.wait()
             if self._stopped:
                 return False
-            self._item, self._given = item, self._given + 1
-            ticket = self._given
+            self._item, self._full = item, True
             self._changed.notify_all()
-            while self._taken < ticket and not self._stopped:
-                self._changed.wait()
-            return not self._stopped
+            return True
 
     def take(self) -> T:
         """Wait for an item and take it; raise `StopRequested` instead once the tap stops."""
         with self._changed:
             STOP.check()
-            while self._given == self._taken:
+            while not self._full:
                 self._changed.wait(POLL_SECONDS)
                 STOP.check()
-            item, self._item = self._item, None
-            self._taken += 1
+            item, self._item, self._full = self._item, None, False
             self._changed.notify_all()
         return t.cast("T", item)
 
@@ -121,9 +119,9 @@ class PageFeed:
     re-reads at most `workers` windows.
 
     Iterating yields each window's events as they arrive, then its `WindowDone`. A worker
-    reads its next page only once the caller has taken the last one, so at most
-    `workers + 1` pages exist at once; with one worker the next page is fetched while the
-    caller writes the current one. The first error of a worker is raised to the caller.
+    hands a page over and reads its next one while the caller writes, but waits with it
+    while a page is still untaken, so at most `workers + 2` pages exist at once. The first
+    error of a worker is raised to the caller.
     """
 
     def __init__(

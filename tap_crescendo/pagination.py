@@ -17,6 +17,8 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import requests
 
 
@@ -26,31 +28,44 @@ class Cursor(msgspec.Struct):
     next: str | None = None
 
 
-class Page(msgspec.Struct):
+RowsT = t.TypeVar("RowsT")
+
+
+class Page(msgspec.Struct, t.Generic[RowsT]):
     """The body of a 200 answer: `{total, cursor: {next}, data: [...]}`.
 
-    `data` stays undecoded JSON until `split_rows`, so a page waiting its turn costs
-    only its bytes.
+    `data` holds the page's records when they all fit the stream's contract as sent
+    (`RecordContract.decode_page`), else undecoded JSON, for `split_rows`.
     """
 
     total: int
     cursor: Cursor
-    data: msgspec.Raw
+    data: RowsT
 
 
-_page_decoder = msgspec.json.Decoder(Page)
+_page_decoder = msgspec.json.Decoder(Page[msgspec.Raw])
 _rows_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def decode_page(response: requests.Response) -> Page:
-    """Decode and check a page's envelope, or raise `APIError` naming the request."""
+def decode_page(
+    response: requests.Response, records: Callable[[bytes], Page[t.Any]] | None = None
+) -> Page[t.Any]:
+    """Decode and check a page, or raise `APIError` naming the request.
+
+    In one pass with `records` when every row fits it; else its `data` stays undecoded.
+    """
+    if records is not None:
+        try:
+            return records(response.content)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # read again below, so that its rows are decoded one by one
     try:
         return _page_decoder.decode(response.content)
     except (msgspec.DecodeError, RecursionError) as error:  # nested too deep to read
         raise out_of_contract(response, error) from None
 
 
-def split_rows(page: Page, response: requests.Response) -> list[msgspec.Raw]:
+def split_rows(page: Page[msgspec.Raw], response: requests.Response) -> list[msgspec.Raw]:
     """Split a page's `data` into its rows, each still undecoded, or raise `APIError`.
 
     Rows are decoded one at a time (`RecordContract.decode`), so a page never exists twice.
@@ -82,17 +97,18 @@ def out_of_contract(
 class CursorPaginator(BaseAPIPaginator[str | None]):
     """Follows `cursor.next` until it is null, empty or absent; a repeated cursor is an error."""
 
-    def __init__(self) -> None:
-        """Start before the first page (no cursor)."""
+    def __init__(self, records: Callable[[bytes], Page[t.Any]] | None = None) -> None:
+        """Start before the first page (no cursor); decode pages with `records` (`decode_page`)."""
         super().__init__(None)
+        self._records = records
         self._seen: set[str] = set()
         self._response: requests.Response | None = None
-        self._page: Page | None = None
+        self._page: Page[t.Any] | None = None
 
-    def page_of(self, response: requests.Response) -> Page:
+    def page_of(self, response: requests.Response) -> Page[t.Any]:
         """Return the decoded page of `response`, decoding it only once."""
         if self._page is None or response is not self._response:
-            self._page = decode_page(response)
+            self._page = decode_page(response, self._records)
             self._response = response
         return self._page
 

@@ -65,11 +65,12 @@ class ParquetRows:
         self._rows: list[Mapping[str, t.Any]] = []
         self._file: tuple[pa.BufferOutputStream, pq.ParquetWriter] | None = None
 
-    def add(self, record: Mapping[str, t.Any]) -> None:
-        """Add one record (its properties outside the schema are left out)."""
-        self._rows.append(record)
-        if len(self._rows) == ROW_GROUP_ROWS:
-            self._write_row_group()
+    def add(self, records: list[Mapping[str, t.Any]]) -> None:
+        """Add records (their properties outside the schema are left out)."""
+        for record in records:
+            self._rows.append(record)
+            if len(self._rows) == ROW_GROUP_ROWS:
+                self._write_row_group()
 
     def finish(self) -> bytes:
         """The complete file of the rows added since the last `finish`."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-import time
 import typing as t
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -14,6 +14,7 @@ import msgspec
 import requests
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from tap_crescendo.deadlines import DEADLINES
 from tap_crescendo.errors import APIError
 from tap_crescendo.redaction import escaped, masked, quoted
 
@@ -65,16 +66,13 @@ def read_body(response: requests.Response, *, limit: int, deadline: float) -> No
     if announced.isdigit() and int(announced) > limit:
         raise _too_large(request, f"announces {int(announced):,} bytes, more", limit)
     late = threading.Event()
-    watchdog = threading.Timer(deadline - time.monotonic(), _interrupt, (response.raw, late))
-    watchdog.start()
     try:
-        body = _read_all(response.raw, limit, request)
+        with DEADLINES.watch(deadline, functools.partial(_interrupt, response.raw, late)):
+            body = _read_all(response.raw, limit, request)
     except (ProtocolError, DecodeError, ReadTimeoutError) as error:
         if late.is_set() or isinstance(error, ReadTimeoutError):
             raise _late(request) from None
         raise _unreadable(response, request, error) from None
-    finally:
-        watchdog.cancel()
     if late.is_set():  # a body without a length seems whole when its read is cut short
         raise _late(request)
     response._content = body

@@ -111,7 +111,7 @@ class LeanRecordStream(Stream):
     def _write_page(self, page: list[msgspec.Struct]) -> None:
         """Write a page's records: as RECORD lines straight from the Structs, else as dicts.
 
-        Dicts go into the BATCH files when no map changes them, else through the maps.
+        In BATCH mode the Structs go into the files at once when no map changes them.
         """
         if not self._writes_records_as_decoded:
             for record in msgspec.to_builtins(page):
@@ -122,8 +122,7 @@ class LeanRecordStream(Stream):
             writer = t.cast("StateFlushingWriter", self._tap.message_writer)
             writer.write_records(self.name, page, self._stream_version, self.extracted_at)
         else:
-            for record in msgspec.to_builtins(page):
-                batches.add(self.name, record)
+            batches.add(self.name, page)
 
     @override
     def _write_record_message(self, record: types.Record) -> None:
@@ -138,7 +137,7 @@ class LeanRecordStream(Stream):
                 super()._write_record_message(record)
             else:
                 for message in self._generate_record_messages(record):
-                    batches.add(message.stream, message.record)
+                    batches.add(message.stream, [message.record])
             return
         writer = t.cast("StateFlushingWriter", self._tap.message_writer)
         for stream_map in self.stream_maps:
@@ -150,4 +149,4 @@ class LeanRecordStream(Stream):
                     stream_map.stream_alias, mapped, self._stream_version, self.extracted_at
                 )
             else:
-                batches.add(stream_map.stream_alias, mapped)
+                batches.add(stream_map.stream_alias, [mapped])

@@ -84,10 +84,12 @@ class StateFlushingWriter(MsgSpecWriter):
         if version is not None:
             tail = b',"version":' + encoder.encode(version) + tail
         pending = self._pending
+        pending += head
+        between = tail + head  # a line's end and the next one's start, added at once
         for record in records:
-            pending += head
             encoder.encode_into(record, pending, -1)
-            pending += tail
+            pending += between
+        del pending[-len(head) :]  # the start of a line that does not follow
         if len(pending) >= CHUNK_BYTES:
             self._send()
 

@@ -76,13 +76,12 @@ def seven_rows() -> list[Row]:
 
 
 def write_all(settings: BatchSettings, rows: list[Row]) -> list[BatchFile]:
-    """Write `rows` as one stream's files, closing at the end; return the announced files."""
+    """Write `rows` as one stream's files, in one page, closing at the end; the files announced."""
     files: list[BatchFile] = []
     writer = BatchFileWriter(
         settings, "bot_conversations", schema=BOT_SCHEMA, on_complete=files.append
     )
-    for row in rows:
-        writer.add(row)
+    writer.add(rows)
     writer.close()
     return files
 
@@ -153,7 +152,7 @@ def test_each_file_is_announced_complete_inside_the_add_that_filled_it(tmp_path:
     rows = seven_rows()
     for row in rows:
         events.append(("add", row["ID"]))
-        writer.add(row)
+        writer.add([row])
     events.append(("close", None))
     writer.close()
     writer.close()
@@ -323,9 +322,9 @@ def test_a_large_file_goes_to_disk_in_chunks_while_it_fills(tmp_path: Path) -> N
     last = {**row, "Summary": "x" * (1000 + CHUNK_BYTES - (count + 1) * line)}
 
     for _ in range(count):
-        writer.add(row)
+        writer.add([row])
     held = [p.stat().st_size for p in tmp_path.glob("*.partial")]
-    writer.add(last)  # the lines now make exactly one chunk
+    writer.add([last])  # the lines now make exactly one chunk
 
     assert held == []
     (partial,) = tmp_path.glob("*.partial")
@@ -373,7 +372,7 @@ def write_parquet_and_jsonl(
         )
         writer = BatchFileWriter(settings, stream, schema=schema, on_complete=files.append)
         for row in rows:
-            writer.add(row)
+            writer.add([row])
         writer.close()
     return written["parquet"], written["jsonl"]
 
@@ -512,10 +511,10 @@ def test_a_value_not_of_its_schema_type_is_one_line_naming_the_property(tmp_path
     schema = {"properties": {"ID": {"type": ["string"]}, "length": {"type": ["string", "null"]}}}
     settings = sdk_batch_config(str(tmp_path), encoding_format="parquet", batch_size=2)
     writer = BatchFileWriter(settings, "bots", schema=schema, on_complete=print)
-    writer.add({"ID": "bot-1", "length": "12"})
+    writer.add([{"ID": "bot-1", "length": "12"}])
 
     with pytest.raises(ConfigError) as error:
-        writer.add({"ID": "bot-2", "length": 12})
+        writer.add([{"ID": "bot-2", "length": 12}])
     assert str(error.value) == (
         "Setting `batch_config.encoding.format` is 'parquet': property 'length' holds a value "
         "that does not fit its schema type string (Expected bytes, got a 'int' object); a "
@@ -548,7 +547,7 @@ def test_an_unwritable_folder_is_one_line_naming_the_file(tmp_path: Path) -> Non
     writer = BatchFileWriter(
         sdk_batch_config(str(tmp_path / "taken")), "bots", schema=BOT_SCHEMA, on_complete=print
     )
-    writer.add(AWKWARD_ROW)
+    writer.add([AWKWARD_ROW])
 
     with pytest.raises(ConfigError) as error:
         writer.close()
@@ -592,7 +591,7 @@ def test_a_missing_bucket_is_one_line_naming_the_file(s3_endpoint: str, bucket: 
     writer = BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
 
     with pytest.raises(ConfigError) as error:
-        writer.add(AWKWARD_ROW)
+        writer.add([AWKWARD_ROW])
     assert str(error.value).startswith(
         f"Setting `batch_config.storage.root`: cannot write s3://{bucket}-missing/bots-"
     )

@@ -481,6 +481,24 @@ def test_a_state_of_the_previous_release_has_the_files_it_lists_removed(tmp_path
     )
 
 
+def test_a_state_with_a_file_list_and_run_counts_has_the_files_of_both_removed(
+    tmp_path: Path,
+) -> None:
+    bots = generate_bot_rows(70, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=44)
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots})
+    with fake.serve() as url:
+        config = tap_config(url, batch_config=batch_config(tmp_path, size=20))
+        one = sync(config)
+        first, _, third, fourth = sorted(uris(one))
+        bookmark = dict(one.states[-1]["bookmarks"]["bot_conversations"])
+        bookmark["batch_runs"] = {first.rsplit("-", 1)[0]: 2}
+        bookmark["batch_files"] = [fourth]
+        two = sync(config, {"bookmarks": {"bot_conversations": bookmark}})
+
+    stored = {path.as_uri() for path in (tmp_path / "crescendo").iterdir()}
+    assert stored == {third} | uris(two)
+
+
 def test_what_cannot_be_listed_or_is_gone_is_said_and_the_rest_removed(
     api_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

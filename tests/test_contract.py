@@ -11,6 +11,7 @@ import pytest
 from tap_crescendo.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
+from tests.tap_runs import page_body
 
 
 def bot() -> RecordContract:
@@ -115,6 +116,20 @@ def test_lossless_conversions(field: str, sent: t.Any, delivered: t.Any) -> None
             "a date-time string or null",
             '"2026-13-01T00:00:00Z"',
             id="month-13",
+        ),
+        pytest.param(
+            "EndDatetimeUTC",
+            "\u0662\u0660\u0662\u0666-10-01T00:00:00Z",
+            "a date-time string or null",
+            '"\u0662\u0660\u0662\u0666-10-01T00:00:00Z"',
+            id="digits-not-ascii",
+        ),
+        pytest.param(
+            "DatetimeUTC",
+            "2026-10-01T00:00:00Z\n",
+            "a date-time string or null",
+            '"2026-10-01T00:00:00Z\\n"',
+            id="a-line-break-after-it",
         ),
         pytest.param(
             "DatetimeUTC",
@@ -255,11 +270,16 @@ def expected_bot_record(row: dict[str, t.Any]) -> dict[str, t.Any]:
     return record
 
 
+def page_records(contract: RecordContract, rows: list[Row]) -> list[msgspec.Struct]:
+    """The records of a page of `rows`, decoded at once and finished."""
+    return contract.finish(contract.decode_page(page_body(rows)).data)
+
+
 def test_a_page_decodes_at_once_into_the_records_of_its_rows() -> None:
     rows = generate_bot_rows(60, start_ms=0, end_ms=86_400_000, seed=3)
     assert {type(row["AgentId"]) for row in rows} == {str, int, type(None)}
 
-    records = bot().decode_page(json.dumps(rows).encode())
+    records = page_records(bot(), rows)
 
     assert [as_dict(record) for record in records] == [expected_bot_record(row) for row in rows]
     assert [as_dict(record) for record in records] == [decode(row) for row in rows]
@@ -271,7 +291,7 @@ def test_a_voc_page_decodes_at_once_with_its_unions_converted() -> None:
         {"ID": "v-2", "AgentId": 4, "Groups": None, "Tags": "b", "Sentiment": -1},
     ]
 
-    records = voc().decode_page(json.dumps(rows).encode())
+    records = page_records(voc(), rows)
 
     assert [as_dict(record) for record in records] == [
         {"ID": "v-1", "CustomerId": "9", "TicketId": "12", "Groups": ["vip"], "Tags": ["a"]},
@@ -285,6 +305,14 @@ def test_a_voc_page_decodes_at_once_with_its_unions_converted() -> None:
         pytest.param({"NewField": 1}, id="field-the-schema-lacks"),
         pytest.param({"BotName": 5}, id="integer-in-a-string-field"),
         pytest.param({"DatetimeUTC": "yesterday"}, id="malformed-date-time"),
+        pytest.param({"EndDatetimeUTC": ""}, id="empty-date-time"),
+        pytest.param({"EndDatetimeUTC": "2026-10-01T00:00:00Z\n"}, id="line-break-after-one"),
+        pytest.param(
+            {"DatetimeUTC": "2026-10-01T00:00:00Z\n2026-10-01T00:00:00Z"}, id="two-as-lines"
+        ),
+        pytest.param(
+            {"DatetimeUTC": "\u0662\u0660\u0662\u0666-10-01T00:00:00Z"}, id="non-ascii-digits"
+        ),
         pytest.param({"Duration": None}, id="null-in-non-nullable"),
     ],
 )
@@ -293,4 +321,4 @@ def test_a_page_with_a_row_off_the_fast_path_is_left_to_row_by_row(change: Row) 
     rows[3].update(change)
 
     with pytest.raises(msgspec.ValidationError):
-        bot().decode_page(json.dumps(rows).encode())
+        page_records(bot(), rows)

@@ -32,7 +32,7 @@ DAYS = [Window(day * 10, day * 10 + 10) for day in range(4)]
 
 def arrived(index: int, label: str) -> PageArrived:
     """A page event whose page is a label (the feed never looks inside pages)."""
-    return PageArrived(index, t.cast("Page", label), t.cast("requests.Response", None))
+    return PageArrived(index, t.cast("Page[t.Any]", label), t.cast("requests.Response", None))
 
 
 def labels(events: list[FeedEvent], index: int) -> list[t.Any]:
@@ -50,20 +50,33 @@ def labels(events: list[FeedEvent], index: int) -> list[t.Any]:
     return seen
 
 
-def test_one_worker_reads_one_page_ahead_of_the_writer_never_more() -> None:
+def test_one_worker_reads_two_pages_ahead_of_the_writer_never_more() -> None:
     fetched: list[int] = []
+    changed = threading.Condition()
 
     def pages(index: int, window: Window) -> Iterator[WindowEvent]:
         for page in range(1, 6):
-            fetched.append(page)
+            with changed:
+                fetched.append(page)
+                changed.notify_all()
             yield arrived(index, str(page))
 
     with PageFeed(pages, DAYS[:1], workers=1) as feed:
         for event in feed:
-            if isinstance(event, PageArrived):
-                assert max(fetched) <= int(t.cast("str", event.page)) + 1
+            if isinstance(event, PageArrived) and (written := int(str(event.page))) <= 3:
+                # The next page waits to be taken, the one after it to be handed over.
+                with changed:
+                    assert changed.wait_for(lambda: len(fetched) >= written + 2, timeout=10)
+                wait_until_waiting_in_give(reading_thread())
+                assert fetched == list(range(1, written + 3))
 
     assert fetched == [1, 2, 3, 4, 5]
+
+
+def reading_thread() -> threading.Thread:
+    """The feed's one worker thread."""
+    (worker,) = (t for t in threading.enumerate() if t.name.startswith("crescendo-window"))
+    return worker
 
 
 @pytest.mark.parametrize("workers", [1, 3])
@@ -146,48 +159,46 @@ def wait_until_waiting_in_give(thread: threading.Thread) -> None:
         frame = sys._current_frames().get(t.cast("int", thread.ident))
         caller = frame.f_back if frame is not None else None
         # By name: `make mutation` runs a renamed copy of `give` (xǁHandoffǁgive__mutmut_orig).
-        if caller is not None and "give" in caller.f_code.co_name:
+        waiting = frame is not None and frame.f_code.co_name == "wait"
+        if waiting and caller is not None and "give" in caller.f_code.co_name:
             return
         thread.join(timeout=0.01)
         assert thread.is_alive(), "the giver returned instead of waiting"
     pytest.fail("the giver never waited in give()")
 
 
-def test_a_giver_gets_true_once_its_item_is_taken() -> None:
+def test_a_giver_goes_on_once_its_item_is_handed_over() -> None:
     handoff: Handoff[str] = Handoff()
     giver, returned = give_in_thread(handoff, "page")
-
-    taken = handoff.take()
     giver.join(timeout=10)
 
-    assert taken == "page"
     assert returned == [True]
+    assert handoff.take() == "page"
 
 
-def test_stop_releases_a_giver_waiting_for_its_item_to_be_taken() -> None:
+def test_a_giver_waits_while_the_last_item_is_untaken() -> None:
     handoff: Handoff[str] = Handoff()
-    giver, returned = give_in_thread(handoff, "page")
-    wait_until_waiting_in_give(giver)
+    assert handoff.give("first")
+    second, second_returned = give_in_thread(handoff, "second")
+    wait_until_waiting_in_give(second)
 
-    handoff.stop()
-    giver.join(timeout=10)
-
-    assert not giver.is_alive()
-    assert returned == [False]
+    assert handoff.take() == "first"
+    second.join(timeout=10)
+    assert second_returned == [True]
+    assert handoff.take() == "second"
 
 
 def test_stop_releases_a_giver_waiting_for_its_turn() -> None:
     handoff: Handoff[str] = Handoff()
-    first, first_returned = give_in_thread(handoff, "first")
-    wait_until_waiting_in_give(first)
+    assert handoff.give("first")
     second, second_returned = give_in_thread(handoff, "second")
     wait_until_waiting_in_give(second)
 
     handoff.stop()
-    first.join(timeout=10)
     second.join(timeout=10)
 
-    assert (first_returned, second_returned) == ([False], [False])
+    assert not second.is_alive()
+    assert second_returned == [False]
 
 
 def test_after_stop_give_returns_false_at_once() -> None:

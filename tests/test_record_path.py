@@ -24,12 +24,15 @@ from tests.tap_runs import (
     SPAN_END_MS,
     SPAN_START_MS,
     TENANT,
+    page_body,
     strict_problems,
     sync,
     tap_config,
 )
 
 if t.TYPE_CHECKING:
+    import requests
+
     from tap_crescendo.incremental import IncrementalExport
 
 RECORD = {
@@ -149,7 +152,7 @@ def test_a_page_of_records_is_written_byte_for_byte_as_the_sdk_writes_each(
     contract = RecordContract(
         BotConversationsStream.schema, BotConversationsStream.documented_unions
     )
-    records = contract.decode_page(json.dumps(rows).encode())
+    records = contract.finish(contract.decode_page(page_body(rows)).data)
     expected = b"".join(
         bytes(
             MsgSpecWriter().format_message(
@@ -221,6 +224,13 @@ def at(seconds: float) -> str:
             2,
             id="a-start-outside-the-window-is-not-bookmarked",
         ),
+        pytest.param([(0, at(0))], (0, at(0)), 0, id="the-window-start-is-inside"),
+        pytest.param(
+            [(2000, at(2)), (-1, at(-0.001))],
+            (2000, at(2)),
+            1,
+            id="a-start-before-the-window-is-counted",
+        ),
         pytest.param(
             [(2000, at(2)), (5000, "2099-12-31T23:58:20Z")],
             (2000, at(2)),
@@ -242,7 +252,7 @@ def test_the_newest_start_of_a_bot_page_inside_its_window(
     rows = [bot_row(millis, text) for millis, text in starts]
     window = WindowProgress(DAY_ONE)
 
-    records = bot.contract.decode_page(json.dumps(rows).encode())
+    records = bot.contract.finish(bot.contract.decode_page(page_body(rows)).data)
 
     assert bot._newest_of(records, window) == newest
     assert window.outside == outside
@@ -250,7 +260,7 @@ def test_the_newest_start_of_a_bot_page_inside_its_window(
 
 def test_the_newest_start_of_a_voc_page_is_the_latest_instant_whatever_the_offset() -> None:
     _, voc = bot_and_voc()
-    rows = [
+    rows: list[dict[str, t.Any]] = [
         {"ID": "v-1", "Datetime": "2026-10-01T12:00:00+02:00"},
         {"ID": "v-2", "Datetime": "2026-10-01T11:00:00Z"},
         {"ID": "v-3"},
@@ -259,7 +269,7 @@ def test_the_newest_start_of_a_voc_page_is_the_latest_instant_whatever_the_offse
     ]
     window = WindowProgress(Window(SPAN_START_MS, SPAN_START_MS + 86_400_000))
 
-    records = voc.contract.decode_page(json.dumps(rows).encode())
+    records = voc.contract.finish(voc.contract.decode_page(page_body(rows)).data)
 
     assert voc._newest_of(records, window) == (
         to_epoch_ms(parse_timestamp("2026-10-01T11:00:00Z")),
@@ -307,3 +317,21 @@ def test_flattening_turns_lists_of_objects_into_json_text_as_its_schema_says() -
     )
     assert any(isinstance(record["Problems"], str) for record in result.records)
     assert strict_problems(result.messages) == []
+
+
+def test_a_row_without_an_id_is_delivered_again_when_its_window_is_read_again() -> None:
+    _, voc = bot_and_voc()
+    rows: list[dict[str, t.Any]] = [
+        {"ID": "v-1", "Datetime": "2026-10-01T11:00:00Z"},
+        {"Datetime": "2026-10-01T12:00:00Z"},
+    ]
+    window = WindowProgress(Window(SPAN_START_MS, SPAN_START_MS + 86_400_000))
+    no_response = t.cast("requests.Response", None)  # read only for a page off the fast path
+
+    first = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
+    window.restart()
+    again = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
+    third = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
+
+    assert msgspec.to_builtins(first) == rows
+    assert msgspec.to_builtins(again) == msgspec.to_builtins(third) == [rows[1]]

@@ -279,7 +279,7 @@ class StartedWindows(Sequence[Window]):
 
 def page(window: int, which: str) -> PageArrived:
     """A stand-in page event: only its window and its name matter to the feed."""
-    return PageArrived(window, t.cast("Page", which), t.cast("requests.Response", None))
+    return PageArrived(window, t.cast("Page[t.Any]", which), t.cast("requests.Response", None))
 
 
 def gated_pages(gates: list[threading.Event]) -> Callable[[int, Window], Iterator[WindowEvent]]:
