@@ -17,7 +17,7 @@ from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected, StateError
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
-from tap_crescendo.pagination import CursorPaginator, decode_page, out_of_contract, split_rows
+from tap_crescendo.pagination import CursorPaginator, Page, out_of_contract, split_rows
 from tap_crescendo.progress import SyncProgress
 from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
@@ -37,7 +37,6 @@ if t.TYPE_CHECKING:
 
     from tap_crescendo.batch_files import BatchFile
     from tap_crescendo.page_feed import WindowEvent
-    from tap_crescendo.pagination import Page
     from tap_crescendo.windows import Window
     from tap_crescendo.writer import StateFlushingWriter
 
@@ -362,7 +361,8 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             try:
                 return self.contract.finish(page.data)
             except msgspec.ValidationError:  # a date-time that is not one
-                page = decode_page(response)  # its rows undecoded, to name the one
+                # The body is gone (`decode_page`): the rows as decoded are read one by one.
+                page = Page(page.total, page.cursor, msgspec.Raw(msgspec.json.encode(page.data)))
         try:
             return [
                 self._decode_row(row, response, index)

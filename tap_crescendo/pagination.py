@@ -52,13 +52,17 @@ def decode_page(
 ) -> Page[t.Any]:
     """Decode and check a page, or raise `APIError` naming the request.
 
-    In one pass with `records` when every row fits it; else its `data` stays undecoded.
+    In one pass with `records` when every row fits it, and then the body is let go (its
+    rows wait for the writer as records, not twice); else its `data` stays undecoded.
     """
     if records is not None:
         try:
-            return records(response.content)
+            page = records(response.content)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             pass  # read again below, so that its rows are decoded one by one
+        else:
+            response._content = b""
+            return page
     try:
         return _page_decoder.decode(response.content)
     except (msgspec.DecodeError, RecursionError) as error:  # nested too deep to read
