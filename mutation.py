@@ -12,7 +12,8 @@ line: `name  fingerprint  reason`. The fingerprint is a digest of the mutant's c
 entry whose mutant has changed (mutmut numbers mutants within a function) is not trusted:
 that mutant is tested like any other and the entry reported. Listed mutants are not run.
 
-The score is killed / (mutants - listed equivalents); a timeout counts as killed, a mutant
+The score is killed / (mutants - listed equivalents); a timeout counts as killed, and so does
+a crash (a mutant that loops until the memory limit ends its tests with a segfault); a mutant
 no selected test reaches counts as surviving.
 """
 
@@ -145,7 +146,7 @@ def read_results() -> dict[str, bool]:
     for meta in sorted(Path("mutants").rglob("*.py.meta")):
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
         for name, code in codes.items():
-            caught[name] = status_by_exit_code[code] in {"killed", "timeout"}
+            caught[name] = status_by_exit_code[code] in {"killed", "timeout", "segfault"}
     return caught
 
 

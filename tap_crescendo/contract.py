@@ -231,7 +231,7 @@ def _python_type(prop: Mapping[str, t.Any], date_time: t.Any = DateTime) -> t.An
 def _describe(prop: Mapping[str, t.Any]) -> str:
     """What a property holds, as a person reads it: `a date-time string or null`."""
     names = []
-    for json_type in sorted(_json_types(prop), key=lambda name: name == "null"):
+    for json_type in sorted(_json_types(prop), key=lambda name: (name == "null", name)):
         if json_type == "array":
             item = _describe(prop["items"]).removeprefix("an ").removeprefix("a ")
             names.append(f"an array of {item}s")

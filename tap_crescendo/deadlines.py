@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import typing as t
@@ -28,13 +29,15 @@ class Deadlines:
         """Run `callback` at `deadline` if the block is still running then."""
         key = object()
         with self._changed:
+            nearest = min((due for due, _ in self._due.values()), default=math.inf)
             self._due[key] = (deadline, callback)
             if self._thread is None or not self._thread.is_alive():  # none yet, or forked
                 self._thread = threading.Thread(
                     target=self._run, name="crescendo-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify()
+            if deadline < nearest:  # else the thread wakes in time as it is
+                self._changed.notify()
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected, StateError
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
-from tap_crescendo.pagination import CursorPaginator, Page, out_of_contract, split_rows
+from tap_crescendo.pagination import CursorPaginator, out_of_contract, split_rows
 from tap_crescendo.progress import SyncProgress
 from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
@@ -37,6 +37,7 @@ if t.TYPE_CHECKING:
 
     from tap_crescendo.batch_files import BatchFile
     from tap_crescendo.page_feed import WindowEvent
+    from tap_crescendo.pagination import Page
     from tap_crescendo.windows import Window
     from tap_crescendo.writer import StateFlushingWriter
 
@@ -357,16 +358,17 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         are decoded row by row, to convert each row that can be and to name the first that
         cannot.
         """
-        if not isinstance(page.data, msgspec.Raw):
+        data = page.data
+        if not isinstance(data, msgspec.Raw):
             try:
-                return self.contract.finish(page.data)
+                return self.contract.finish(data)
             except msgspec.ValidationError:  # a date-time that is not one
                 # The body is gone (`decode_page`): the rows as decoded are read one by one.
-                page = Page(page.total, page.cursor, msgspec.Raw(msgspec.json.encode(page.data)))
+                data = msgspec.Raw(msgspec.json.encode(data))
         try:
             return [
                 self._decode_row(row, response, index)
-                for index, row in enumerate(split_rows(page, response))
+                for index, row in enumerate(split_rows(data, response))
             ]
         except RecursionError as error:  # a value nested deeper than this thread's stack
             raise out_of_contract(response, error, at="$.data") from None

@@ -69,13 +69,13 @@ def decode_page(
         raise out_of_contract(response, error) from None
 
 
-def split_rows(page: Page[msgspec.Raw], response: requests.Response) -> list[msgspec.Raw]:
+def split_rows(data: msgspec.Raw, response: requests.Response) -> list[msgspec.Raw]:
     """Split a page's `data` into its rows, each still undecoded, or raise `APIError`.
 
     Rows are decoded one at a time (`RecordContract.decode`), so a page never exists twice.
     """
     try:
-        return _rows_decoder.decode(page.data)
+        return _rows_decoder.decode(data)
     except msgspec.DecodeError as error:
         raise out_of_contract(response, error, at="$.data") from None
 

@@ -332,6 +332,18 @@ def test_a_large_file_goes_to_disk_in_chunks_while_it_fills(tmp_path: Path) -> N
     assert parse_lines(partial.read_bytes()) == [row] * count + [last]
 
 
+def test_a_page_of_more_than_a_chunk_goes_to_disk_as_it_is_added(tmp_path: Path) -> None:
+    settings = sdk_batch_config(str(tmp_path), compression="none", batch_size=10_000)
+    writer = BatchFileWriter(settings, "bots", schema=BOT_SCHEMA, on_complete=print)
+    page = [{**AWKWARD_ROW, "ID": f"c-{index}", "Summary": "x" * 1000} for index in range(300)]
+
+    writer.add(page)
+
+    (partial,) = tmp_path.glob("*.partial")
+    assert partial.stat().st_size > CHUNK_BYTES
+    assert parse_lines(partial.read_bytes()) == page
+
+
 def test_a_gzip_header_names_the_file_inside_and_carries_no_time(tmp_path: Path) -> None:
     (file,) = write_all(sdk_batch_config(str(tmp_path), batch_size=10), [AWKWARD_ROW])
     header = local_path(file.uri).read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -142,6 +143,33 @@ def test_a_value_of_the_wrong_type_stops_the_sync_after_what_came_before_it(
             key=lambda row: row["Datetime"],
         )["DatetimeUTC"]
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("2026-10-01T00:00:00Z\n", id="a-line-break-after-it"),
+        pytest.param("\u0662\u0660\u0662\u0666-10-01T00:00:00Z", id="digits-not-ascii"),
+    ],
+)
+def test_a_date_time_that_is_not_one_is_named_with_its_record_and_nothing_after_it_claimed(
+    fake: FakeCrescendo, api_url: str, bot_rows: list[Row], value: str
+) -> None:
+    in_order = sorted(bot_rows, key=lambda row: row["Datetime"])
+    refused = in_order[100]
+    fake.replace_row(TENANT, {**refused, "EndDatetimeUTC": value})
+
+    result = sync(tap_config(api_url, page_size=1000))
+
+    assert result.error == (
+        f"Stream 'bot_conversations', record {refused['ID']!r} (from "
+        f"/api/v1/reporting/tenants/{TENANT}/botconv?from={_day_of(refused)}"
+        f"&to={_day_of(refused) + 86_400_000}&limit=1000): field 'EndDatetimeUTC': "
+        f"expected a date-time string or null, got {msgspec.json.encode(value).decode()}"
+    )
+    ids = {m["record"]["ID"] for m in result.messages if m["type"] == "RECORD"}
+    assert ids == {row["ID"] for row in in_order if row["Datetime"] < _day_of(refused)}
+    assert strict_problems(result.messages) == []
 
 
 def _day_of(row: Row) -> int:

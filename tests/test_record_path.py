@@ -211,6 +211,12 @@ def at(seconds: float) -> str:
             id="of-two-at-one-instant-the-first",
         ),
         pytest.param(
+            [(5000, at(5)), (5000, "1970-01-01T00:00:05Z"), (-1, at(-0.001))],
+            (5000, at(5)),
+            1,
+            id="of-two-at-one-instant-the-first-when-each-record-is-looked-at",
+        ),
+        pytest.param(
             [(1000, at(1)), (None, "1970-01-01T00:00:09.5Z")],
             (9500, "1970-01-01T00:00:09.5Z"),
             0,
