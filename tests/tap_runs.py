@@ -28,11 +28,6 @@ SPAN_START_MS = to_epoch_ms(parse_timestamp(SPAN_START))
 SPAN_END_MS = to_epoch_ms(parse_timestamp(SPAN_END))
 
 
-def page_body(rows: list[dict[str, t.Any]]) -> bytes:
-    """The body of a last page holding `rows`."""
-    return json.dumps({"total": len(rows), "cursor": {"next": None}, "data": rows}).encode()
-
-
 def tap_config(api_url: str, /, **overrides: t.Any) -> dict[str, t.Any]:
     """A config for the fake API over the whole test span, with `overrides` applied."""
     config: dict[str, t.Any] = {

@@ -11,7 +11,7 @@ import pytest
 from tap_crescendo.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
-from tests.tap_runs import page_body
+from tests.scripted_server import page_body
 
 
 def bot() -> RecordContract:

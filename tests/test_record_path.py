@@ -19,12 +19,12 @@ from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tap_crescendo.windows import DeliveredIds, Window, WindowProgress
 from tap_crescendo.writer import StateFlushingWriter
+from tests.scripted_server import page_body
 from tests.tap_runs import (
     API_KEY,
     SPAN_END_MS,
     SPAN_START_MS,
     TENANT,
-    page_body,
     strict_problems,
     sync,
     tap_config,
