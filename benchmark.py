@@ -2,6 +2,7 @@
 
     python benchmark.py                  # `make bench`: wall time and peak RSS, RECORD and BATCH
     python benchmark.py --latency        # wall time with 50 ms and 200 ms per page
+    python benchmark.py --tenants        # 20 tenants: one run with tenant_ids, or 20 runs
 
 The fake (on 127.0.0.1) serves N bot conversations and N/2 VOC ones; the tap runs with
 default settings and a catalog that selects one stream, like the loops. Every contestant runs
@@ -88,6 +89,7 @@ def tap_argv(
         "end_date": format_epoch_ms(span[1]),
         **settings,
     }
+    config = {name: value for name, value in config.items() if value is not None}
     path = config_dir / f"config-{len(list(config_dir.iterdir()))}.json"
     path.write_text(json.dumps(config))
     catalog = config_dir / f"catalog-{stream}.json"
@@ -188,8 +190,13 @@ def benchmark_span() -> tuple[int, int]:
 
 
 @contextmanager
-def serve(rows: int, *, page_delay_ms: int = 0) -> Iterator[str]:
-    """Run the fake API in its own process (so its memory is not ours) and yield its URL."""
+def serve(
+    rows: int, *, page_delay_ms: int = 0, tenants: tuple[str, ...] = (TENANT,)
+) -> Iterator[str]:
+    """Run the fake API in its own process (so its memory is not ours) and yield its URL.
+
+    Each of `tenants` holds `rows` bot conversations.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -205,8 +212,7 @@ def serve(rows: int, *, page_delay_ms: int = 0) -> Iterator[str]:
         str(port),
         "--api-key",
         KEY,
-        "--tenant",
-        TENANT,
+        *(flag for tenant in tenants for flag in ("--tenant", tenant)),
         "--page-delay-ms",
         str(page_delay_ms),
     ]
@@ -318,10 +324,31 @@ def latency(repeats: int, config_dir: Path) -> None:
             )
 
 
+def tenants(repeats: int, config_dir: Path) -> None:
+    """20 tenants of 2,000 bot rows: one run with `tenant_ids` against 20 runs in sequence."""
+    names = tuple(f"tenant-{number:02d}" for number in range(1, 21))
+    with serve(2_000, tenants=names) as url:
+        span = benchmark_span()
+        together = tap_argv(config_dir, url, span, tenant_id=None, tenant_ids=list(names))
+        apart = [tap_argv(config_dir, url, span, tenant_id=name) for name in names]
+        one_run, twenty_runs = [], []
+        for _ in range(repeats):
+            one_run.append(run_child(together).seconds)
+            twenty_runs.append(sum(run_child(argv).seconds for argv in apart))
+    one, twenty = statistics.median(one_run), statistics.median(twenty_runs)
+    print(
+        f"{len(names)} tenants x 2,000 bot rows, 31 daily windows each: one run with tenant_ids "
+        f"{one:.2f} s, {len(names)} single-tenant runs in sequence {twenty:.2f} s; "
+        f"one/{len(names)} {one / twenty:.2f}x",
+        flush=True,
+    )
+
+
 def main() -> None:
     """Run the benchmark named by the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", action="store_true", help="per-page latency mode")
+    parser.add_argument("--tenants", action="store_true", help="many tenants in one run")
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
     for mode in LOOPS:
         parser.add_argument(f"--{mode}", nargs=5, help=argparse.SUPPRESS)
@@ -337,7 +364,7 @@ def main() -> None:
             f"{args.repeats} alternating runs, wall times",
             flush=True,
         )
-        run = latency if args.latency else throughput
+        run = latency if args.latency else tenants if args.tenants else throughput
         run(args.repeats, Path(config_dir))
 
 

@@ -16,22 +16,17 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def read_bookmark(
-    tap_state: Mapping[str, t.Any] | None,
-    stream_name: str,
+    stream_state: Mapping[str, t.Any],
+    where: str,
     replication_key: str,
     *,
     now: datetime | None = None,
 ) -> datetime | None:
-    """Return the stream's bookmark from a Singer STATE, or None when it has none.
+    """Return the bookmark of a stream's (or a partition's) state, or None when it has none.
 
-    Raises `StateError` for a STATE that cannot be resumed from: a wrong shape, a
+    Raises `StateError`, naming the state `where`, for one that cannot be resumed from: a
     bookmark on another key, one that is not a date-time, or one in the future.
     """
-    if not tap_state:
-        return None
-    where = f"STATE for stream '{stream_name}'"
-    bookmarks = _mapping(tap_state, "bookmarks", "STATE")
-    stream_state = _mapping(bookmarks, stream_name, where)
     value = stream_state.get("replication_key_value")
     if value is None:
         return None
@@ -63,7 +58,14 @@ def check_state_shape(tap_state: t.Any) -> None:
         raise StateError(msg)
     bookmarks = _mapping(tap_state, "bookmarks", "STATE")
     for stream_name in bookmarks:
-        _mapping(bookmarks, stream_name, f"STATE for stream '{stream_name}'")
+        where = f"STATE for stream '{stream_name}'"
+        partitions = _mapping(bookmarks, stream_name, where).get("partitions", [])
+        if not isinstance(partitions, list) or not all(
+            isinstance(partition, dict) and isinstance(partition.get("context"), dict)
+            for partition in partitions
+        ):
+            msg = f"{where}: 'partitions' must be a list of objects, each with a 'context' object"
+            raise StateError(msg)
 
 
 def _mapping(parent: Mapping[str, t.Any], key: str, where: str) -> Mapping[str, t.Any]:

@@ -15,13 +15,14 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import PageContext
 
-from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
+from tap_crescendo.errors import APIError, CursorRejected, PathNotFound, TenantRefused
 from tap_crescendo.network import send_options, tls_failure
 from tap_crescendo.pagination import CursorPaginator
 from tap_crescendo.redaction import masked, quoted
 from tap_crescendo.responses import MAX_BODY_BYTES, describe_error, read_body
 from tap_crescendo.retries import RetryPolicy
 from tap_crescendo.stopping import STOP
+from tap_crescendo.tenants import tenant_setting
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -67,8 +68,9 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
 
     @override
     def get_url(self, context: Context | None) -> str:
-        """Return the export's URL, the tenant id encoded as one path segment."""
-        tenant = quote(str(self.config["tenant_id"]), safe="")
+        """Return the export's URL for the context's tenant, encoded as one path segment."""
+        assert context is not None
+        tenant = quote(str(context["tenant_id"]), safe="")
         return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{self.export_path}"
 
     @property
@@ -114,16 +116,9 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         if status == HTTPStatus.UNAUTHORIZED:
             msg = f"{detail}. The API key was refused: check the `api_key` setting"
         elif status == HTTPStatus.FORBIDDEN:
-            msg = (
-                f"{detail}. The API key may not read tenant {self.config['tenant_id']!r}: "
-                "check `tenant_id` and the key's permissions"
-            )
+            raise TenantRefused(detail)
         elif status == HTTPStatus.NOT_FOUND:
-            msg = (
-                f"{detail}. Nothing answers at {path.split('?')[0]}: "
-                f"check `api_url` ({self.url_base}) and `tenant_id` ({self.config['tenant_id']!r})"
-            )
-            raise PathNotFound(msg)
+            raise PathNotFound(f"{detail}. Nothing answers at {path.split('?')[0]}")
         elif status == HTTPStatus.BAD_REQUEST and "cursor=" in path:
             raise CursorRejected(detail)
         else:
@@ -177,8 +172,18 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
             params=http_request.encode_params(),
             headers=http_request.headers,
         )
+        tenant, setting = context["tenant_id"], tenant_setting(self.config)
         try:
             return self._send(prepared)
+        except TenantRefused as error:
+            msg = (
+                f"{error}. The API key may not read tenant {tenant!r}: check `{setting}` and "
+                "the key's permissions"
+            )
+            raise APIError(msg) from None
+        except PathNotFound as error:
+            msg = f"{error}: check `api_url` ({self.url_base}) and `{setting}` ({tenant!r})"
+            raise PathNotFound(msg) from None
         except RetriableAPIError as error:
             msg = f"{error}; gave up after {self.backoff_max_tries()} tries"
             raise APIError(msg) from None

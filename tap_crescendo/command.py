@@ -84,7 +84,8 @@ class CommandLine(Tap):
         config = ctx.params["config"]  # what `cb_config` returned, as `Tap.cb_test` reads it
         tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True)
         for stream in tap.streams.values():
-            tap.logger.info("%s", check_connection(t.cast("IncrementalExport", stream)))
+            for line in check_connection(t.cast("IncrementalExport", stream)):
+                tap.logger.info("%s", line)
         ctx.exit()
 
     @override

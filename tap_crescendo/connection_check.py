@@ -18,6 +18,8 @@ from tap_crescendo.stopping import POLL_SECONDS, STOP
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from singer_sdk import Tap
 
     from tap_crescendo.incremental import IncrementalExport
@@ -26,20 +28,23 @@ if t.TYPE_CHECKING:
 MELTANO_STOP_SECONDS = 30
 
 
-def check_connection(stream: IncrementalExport) -> str:
-    """Ask for the first page of the window ending at `end_date` (or now); return a line.
+def check_connection(stream: IncrementalExport) -> Iterator[str]:
+    """Ask for the first page of the window ending at `end_date` (or now), tenant by tenant.
 
-    A refused key, tenant or URL raises the same `APIError` as it would in a sync.
+    Yields a line per tenant. A refused key, tenant or URL raises the same `APIError` as it
+    would in a sync.
     """
     _, end_ms = stream.sync_span(None)
     from_ms = end_ms - stream.window_size_ms
-    response = stream.fetch_page({"from": from_ms, "to": end_ms}, None)
-    total = decode_page(response).total
-    path = response.request.path_url.split("?")[0]
-    return (
-        f"Stream '{stream.name}': the API key was accepted and {path} answered: {total} "
-        f"conversations in [{format_epoch_ms(from_ms)}, {format_epoch_ms(end_ms)})"
-    )
+    for tenant in stream.config.get("tenant_ids") or [stream.config["tenant_id"]]:
+        context = {"tenant_id": tenant, "from": from_ms, "to": end_ms}
+        response = stream.fetch_page(context, None)
+        path = response.request.path_url.split("?")[0]
+        yield (
+            f"Stream '{stream.name}', tenant {tenant!r}: the API key was accepted and {path} "
+            f"answered: {decode_page(response).total} conversations in "
+            f"[{format_epoch_ms(from_ms)}, {format_epoch_ms(end_ms)})"
+        )
 
 
 def under_meltano_config_test() -> bool:
@@ -62,7 +67,8 @@ def answer_meltano_config_test(tap: Tap) -> None:
     """
     streams = [t.cast("IncrementalExport", s) for s in tap.streams.values() if s.selected]
     for stream in streams:
-        tap.logger.info("%s", check_connection(stream))
+        for line in check_connection(stream):
+            tap.logger.info("%s", line)
     if not streams:
         return
     encoding = {"format": "jsonl", "compression": "none"}

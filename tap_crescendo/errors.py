@@ -6,7 +6,8 @@
       ├── StateError            the STATE given with --state cannot be resumed from
       └── APIError              the API refused a request or answered out of contract
             ├── CursorRejected  the API refused a cursor (expired or invalid)
-            └── PathNotFound    nothing answers at the export's path (404)
+            ├── PathNotFound    nothing answers at the export's path (404)
+            └── TenantRefused   the key may not read the tenant (403)
 
 Anything else that escapes the tap is a bug and keeps its traceback.
 """
@@ -42,3 +43,7 @@ class CursorRejected(APIError):
 
 class PathNotFound(APIError):
     """Nothing answers at the export's path (404)."""
+
+
+class TenantRefused(APIError):
+    """The API key may not read the tenant (403)."""

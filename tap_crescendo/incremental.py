@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from operator import attrgetter, itemgetter
 
 import msgspec
@@ -19,8 +19,10 @@ from tap_crescendo.errors import APIError, CursorRejected, StateError
 from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
 from tap_crescendo.pagination import CursorPaginator, out_of_contract, split_rows
 from tap_crescendo.progress import SyncProgress
+from tap_crescendo.redaction import masked, quoted
 from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
+from tap_crescendo.tenants import partition_state, single_tenant_state
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tap_crescendo.windows import WindowProgress, later, newest_start, split_span
 
@@ -54,24 +56,60 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
     documented_unions: t.ClassVar[Mapping[str, str]] = {}
     #: An integer epoch-ms twin of the replication key, cheaper to compare, if any.
     start_ms_field: t.ClassVar[str | None] = None
+    #: The tenant being read: partitions are read one after the other.
+    tenant: str
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """One partition per tenant of `tenant_ids`, in order; none with `tenant_id`."""
+        tenants = self.config.get("tenant_ids")
+        return None if tenants is None else [{"tenant_id": tenant} for tenant in tenants]
+
+    def tenant_state(self, context: Context | None) -> dict[str, t.Any]:
+        """Return the state a tenant's sync resumes from and writes (see `tenants.py`)."""
+        where = self._state_name(context)
+        if context is None:
+            tenant = self.config["tenant_id"]
+            return single_tenant_state(self.stream_state, tenant, where, self.logger)
+        partition = self.get_context_state(context)
+        return partition_state(partition, self.stream_state, context["tenant_id"], where)
+
+    def check_bookmarks(self) -> None:
+        """Raise `StateError` unless every tenant's state can be resumed from."""
+        if self.name not in self.tap_state.get("bookmarks", {}):
+            return  # nothing to check, and no empty state is made for it
+        contexts: list[Context | None] = [None]
+        for context in self.partitions or contexts:
+            state = self.tenant_state(context)
+            read_bookmark(state, self._state_name(context), self.replication_key_name)
+
+    def _state_name(self, context: Context | None) -> str:
+        """How messages name a tenant's state."""
+        where = f"STATE for stream '{self.name}'"
+        return where if context is None else f"{where}, tenant {context['tenant_id']!r}"
 
     @override
     def record_pages(self, context: Context | None) -> Iterator[list[msgspec.Struct]]:
-        """Read the span's windows, up to `max_parallel_windows` at once, and checkpoint.
+        """Read a tenant's windows, up to `max_parallel_windows` at once, and checkpoint.
 
         Each window's progress is one `WindowProgress`. The bookmark moves only over the
         windows complete from the first one on (`WindowDone.completes`), never backwards.
         """
-        bookmark = read_bookmark(self.tap_state, self.name, self.replication_key_name)
+        self.tenant = self.config["tenant_id"] if context is None else context["tenant_id"]
+        state = self.tenant_state(context)
+        bookmark = read_bookmark(state, self._state_name(context), self.replication_key_name)
         start_ms, end_ms = self.sync_span(bookmark)
         bookmark_ms = to_epoch_ms(bookmark) if bookmark else None
         windows = [WindowProgress(w) for w in split_span(start_ms, end_ms, self.window_size_ms)]
-        self._log_start(start_ms, end_ms, len(windows))
+        self._log_start(start_ms, end_ms, len(windows), state.get("replication_key_value"))
+        self.batches = self._batch_delivery(state)
         if self.batches is not None:
-            self._remove_loaded_files(self.batches)
-        progress = SyncProgress(self.name, len(windows), self.logger)
+            self._remove_loaded_files(self.batches, state, self._state_name(context))
+        progress = SyncProgress(self.subject, len(windows), self.logger)
         workers = self.config["max_parallel_windows"]
-        with PageFeed(self.window_pages, [w.window for w in windows], workers=workers) as feed:
+        read = partial(self.window_pages, {"tenant_id": self.tenant})
+        with PageFeed(read, [w.window for w in windows], workers=workers) as feed:
             for event in feed:
                 window = windows[event.window]
                 if isinstance(event, PageArrived):
@@ -86,7 +124,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
                     newest = newest_start(windows[index] for index in event.completes)
                     # Windows complete in order, so each newest start is past the last one.
                     if newest and (bookmark_ms is None or newest[0] > bookmark_ms):
-                        self.checkpoint(newest[1])
+                        self.checkpoint(state, newest[1])
                 del event  # the page is not kept while the next one is awaited
         if self.batches is not None:
             self.batches.close()
@@ -95,25 +133,30 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         t.cast("StateFlushingWriter", self._tap.message_writer).send_held_lines()
         self._log_summary(start_ms, end_ms, windows)
 
-    def _log_start(self, start_ms: int, end_ms: int, count: int) -> None:
+    @property
+    def subject(self) -> str:
+        """What log lines of the tenant being read begin with."""
+        return f"Stream '{self.name}', tenant {self.tenant!r}"
+
+    def _log_start(self, start_ms: int, end_ms: int, count: int, bookmark: str | None) -> None:
         """Say what the sync reads."""
         self.logger.info(
-            "Stream '%s': reading [%s, %s) in %d windows of %d h, %d at a time (bookmark: %s)",
-            self.name,
+            "%s: reading [%s, %s) in %d windows of %d h, %d at a time (bookmark: %s)",
+            self.subject,
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
             count,
             self.config["window_size_hours"],
             self.config["max_parallel_windows"],
-            self.stream_state.get("replication_key_value") or "none",
+            bookmark or "none",
         )
 
     def _log_summary(self, start_ms: int, end_ms: int, windows: list[WindowProgress]) -> None:
         """Say what the sync read: records, windows, and what did not add up."""
         self.logger.info(
-            "Stream '%s': %d records from %d windows in [%s, %s); %d windows where "
+            "%s: %d records from %d windows in [%s, %s); %d windows where "
             "`total` differed from the rows received; %d rows with fields the schema lacks",
-            self.name,
+            self.subject,
             sum(window.delivered for window in windows),
             len(windows),
             format_epoch_ms(start_ms),
@@ -166,10 +209,8 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         without the stream maps.
         """
 
-    @override
-    @cached_property
-    def batches(self) -> BatchDelivery | None:
-        """In BATCH mode (`batch_config` set), where records go instead of RECORD lines."""
+    def _batch_delivery(self, state: dict[str, t.Any]) -> BatchDelivery | None:
+        """In BATCH mode (`batch_config` set), a tenant's files, their counts kept in `state`."""
         settings = super().get_batch_config(self.config)
         if settings is None:
             return None
@@ -178,55 +219,61 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             for stream_map in self.stream_maps
         }
         return BatchDelivery(
-            settings, schemas=schemas, announce=self._announce, release=self.write_checkpoint
+            settings,
+            schemas=schemas,
+            announce=partial(self._announce, state),
+            release=partial(self.write_checkpoint, state),
         )
 
-    def _announce(self, file: BatchFile) -> None:
+    def _announce(self, state: dict[str, t.Any], file: BatchFile) -> None:
         """Write a completed file's BATCH message; the next STATEs count it among its stem's."""
         t.cast("StateFlushingWriter", self._tap.message_writer).write_batch(file)
-        self.stream_state.setdefault("batch_runs", {})[file.stem] = file.sequence
+        state.setdefault("batch_runs", {})[file.stem] = file.sequence
 
-    def _remove_loaded_files(self, batches: BatchDelivery) -> None:
+    def _remove_loaded_files(
+        self, batches: BatchDelivery, state: dict[str, t.Any], where: str
+    ) -> None:
         """Remove the files the incoming STATE names: the target loaded them last run.
 
         A STATE of an earlier release lists them as `batch_files`.
         """
-        listed = self.stream_state.pop("batch_files", [])
-        runs = self.stream_state.pop("batch_runs", {})
+        listed = state.pop("batch_files", [])
+        runs = state.pop("batch_runs", {})
         if not isinstance(runs, dict) or not all(type(count) is int for count in runs.values()):
-            msg = (
-                f"STATE for stream '{self.name}': batch_runs must map file stems to counts "
-                f"of files, got {runs!r}"
-            )
+            msg = f"{where}: batch_runs must map file stems to counts of files, got {runs!r}"
             raise StateError(msg)
         if not listed and not runs:
             return
         removed, remaining = batches.remove_loaded(listed, runs)
         self.logger.info(
-            "Stream '%s': removed %d batch files the target loaded in the last run",
-            self.name,
+            "%s: removed %d batch files the target loaded in the last run",
+            self.subject,
             removed,
         )
         if remaining:
             self.logger.warning(
-                "Stream '%s': could not remove %d loaded batch files, e.g. %s",
-                self.name,
+                "%s: could not remove %d loaded batch files, e.g. %s",
+                self.subject,
                 len(remaining),
                 remaining[0],
             )
 
-    def checkpoint(self, bookmark: str) -> None:
+    def checkpoint(self, state: dict[str, t.Any], bookmark: str) -> None:
         """Move the bookmark to a delivered record's start: now, or once its files are out."""
         if self.batches is None:
-            self.write_checkpoint(bookmark)
+            self.write_checkpoint(state, bookmark)
         else:
             self.batches.checkpoint(bookmark)
 
-    def write_checkpoint(self, bookmark: str) -> None:
-        """Move the bookmark to a delivered record's start and emit STATE at once."""
-        state = self.stream_state
+    def write_checkpoint(self, state: dict[str, t.Any], bookmark: str) -> None:
+        """Move a tenant's bookmark to a delivered record's start and emit STATE at once.
+
+        With `tenant_id` the state names its tenant, as a partition's context does.
+        """
         state["replication_key"] = self.replication_key_name
         state["replication_key_value"] = bookmark
+        if self.partitions is None:
+            state["tenant_id"] = self.tenant
         self.finalize_state_progress_markers(state)
 
     def _newest_of(
@@ -283,12 +330,12 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         )
         return (high, value) if window.window.holds(_epoch_ms(value)) else None
 
-    def window_pages(self, index: int, window: Window) -> Iterator[WindowEvent]:
+    def window_pages(self, tenant: Context, index: int, window: Window) -> Iterator[WindowEvent]:
         """Yield window `index`'s pages, following its cursor; a refused cursor restarts it once.
 
-        Runs on a worker thread.
+        Runs on a worker thread. `tenant` is the tenant's context.
         """
-        context = {"from": window.start_ms, "to": window.end_ms}
+        context = {**tenant, "from": window.start_ms, "to": window.end_ms}
         for attempt in (1, 2):
             paginator = self.get_new_paginator()
             try:
@@ -316,6 +363,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
     ) -> list[msgspec.Struct]:
         """Return a page's records, strictly typed, but those a restarted window already sent."""
         records = self._decode(page, response)
+        self._check_tenant(records, response)
         if window.total is None:
             window.total = page.total
         window.received += len(records)
@@ -329,12 +377,31 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         window.delivered += len(records)
         return records
 
+    def _check_tenant(self, records: list[msgspec.Struct], response: requests.Response) -> None:
+        """Raise `APIError` if a record names a tenant other than the one asked for.
+
+        A record naming none (`TenantID` null, or absent from a VOC row) passes.
+        """
+        tenant_of = attrgetter(self.contract.attribute("TenantID"))
+        allowed = {self.tenant, None, msgspec.UNSET}
+        if set(map(tenant_of, records)) <= allowed:
+            return
+        record = next(r for r in records if tenant_of(r) not in allowed)
+        record_id = getattr(record, self.contract.attribute("ID"))
+        msg = (
+            f"{self.subject}: record {masked(repr(record_id))} (from "
+            f"{quoted(str(response.request.path_url))}) is of tenant "
+            f"{masked(repr(tenant_of(record)))}: the API sent another tenant's rows; none of "
+            "this page is extracted"
+        )
+        raise APIError(msg)
+
     def _warn_if_total_differs(self, window: WindowProgress) -> None:
         """Warn when a window's `total` differs from the rows received."""
         if window.total_differs:
             self.logger.warning(
-                "Stream '%s', window %s: the API reported total=%s but %d rows were received",
-                self.name,
+                "%s, window %s: the API reported total=%s but %d rows were received",
+                self.subject,
                 window.window,
                 window.total,
                 window.received,
@@ -344,9 +411,9 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         """Warn when rows of a window start outside it: extracted, but not bookmarked."""
         if window.outside:
             self.logger.warning(
-                "Stream '%s', window %s: %d rows start outside the window; they are "
+                "%s, window %s: %d rows start outside the window; they are "
                 "extracted, but the bookmark does not move to them",
-                self.name,
+                self.subject,
                 window.window,
                 window.outside,
             )
@@ -381,7 +448,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             record, undocumented = self.contract.decode(row)
         except FieldMismatch as error:
             msg = (
-                f"Stream '{self.name}', record {error.record_id!r} "
+                f"{self.subject}, record {error.record_id!r} "
                 f"(from {response.request.path_url}): {error}"
             )
             raise APIError(msg) from None

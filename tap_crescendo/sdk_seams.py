@@ -43,11 +43,8 @@ class LeanRecordStream(Stream):
 
     #: When the page being written was received: its records' `time_extracted`.
     extracted_at: datetime
-
-    @property
-    def batches(self) -> BatchDelivery | None:
-        """In BATCH mode, where records go instead of RECORD lines; here, RECORD lines."""
-        return None
+    #: In BATCH mode, where the partition's records go instead of RECORD lines.
+    batches: BatchDelivery | None = None
 
     def record_pages(self, context: types.Context | None) -> Iterator[list[msgspec.Struct]]:
         """Yield the stream's records a page at a time, each a Struct that encodes as one."""
@@ -84,6 +81,10 @@ class LeanRecordStream(Stream):
         )
 
     @override
+    def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
+        """No signpost in the state: the bookmark moves only over windows read whole."""
+
+    @override
     def _sync_records(
         self,
         context: types.Context | None = None,
@@ -93,20 +94,24 @@ class LeanRecordStream(Stream):
         """Write each page's records at once, with the SDK's record count and sync timer.
 
         Taken over from the SDK, whose loop costs several calls per record: these streams
-        have no partitions or child streams and always write their messages, and the
-        bookmark moves by window (no STATE every `STATE_MSG_FREQUENCY` records). Yields nothing.
+        have no child streams and always write their messages, and the bookmark moves by
+        window (no STATE every `STATE_MSG_FREQUENCY` records). Partitions are read in order,
+        each after the STATE of those before it. Yields nothing.
         """
         del write_messages  # False only for the SDK's own BATCH mode, which is not used
         counter = self.get_record_counter()
         timer = self.get_sync_timer()
         with counter, timer:
-            counter.with_context({})
-            timer.with_context({})
-            for page in self.record_pages(context):
-                self._write_page(page)
-                counter.increment(len(page))
-        self._finalize_state(self.stream_state)  # the closing STATE follows (`Tap.sync_all`)
-        yield from ()
+            for index, current in enumerate([context] if context else self.partitions or [{}]):
+                if index:
+                    self._write_state_message()
+                counter.with_context(current)
+                timer.with_context(current)
+                for page in self.record_pages(current or None):
+                    self._write_page(page)
+                    counter.increment(len(page))
+                self._finalize_state(self.get_context_state(current or None))
+        yield from ()  # the closing STATE follows (`Tap.sync_all`)
 
     def _write_page(self, page: list[msgspec.Struct]) -> None:
         """Write a page's records: as RECORD lines straight from the Structs, else as dicts.

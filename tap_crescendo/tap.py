@@ -9,7 +9,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_crescendo.bookmarks import check_state_shape, read_bookmark
+from tap_crescendo.bookmarks import check_state_shape
 from tap_crescendo.command import CommandLine
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.map_settings import check_map_settings
@@ -17,6 +17,7 @@ from tap_crescendo.network import check_ca_bundle
 from tap_crescendo.redaction import hide_key
 from tap_crescendo.settings import RANGE_SPANS, check_settings
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
+from tap_crescendo.tenants import check_tenant_settings
 from tap_crescendo.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
@@ -51,9 +52,19 @@ class TapCrescendo(CommandLine):
         th.Property(
             "tenant_id",
             th.StringType(min_length=1),
-            required=True,
             title="Tenant ID",
-            description="The tenant whose conversations to extract.",
+            description=(
+                "The tenant whose conversations to extract (or list several in `tenant_ids`)."
+            ),
+        ),
+        th.Property(
+            "tenant_ids",
+            th.ArrayType(th.StringType(min_length=1)),
+            title="Tenant IDs",
+            description=(
+                "Tenants to extract in one run instead of `tenant_id`, in this order, each with "
+                "its own bookmark; the API key must be allowed to read each one."
+            ),
         ),
         th.Property(
             "api_url",
@@ -232,11 +243,12 @@ class TapCrescendo(CommandLine):
         if isinstance(self.config.get("api_key"), str):
             hide_key(self.config["api_key"], self.logger)
         if kwargs.get("validate_config", True):
+            check_tenant_settings(self.config)
             check_settings(self.config)
             check_map_settings(self.config)
             check_ca_bundle(self.config)
             for stream in self.streams.values():
-                read_bookmark(self.state, stream.name, str(stream.replication_key))
+                t.cast("IncrementalExport", stream).check_bookmarks()
 
     @override
     def load_state(self, state: dict[str, t.Any]) -> None:

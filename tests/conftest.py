@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import pytest
@@ -35,3 +36,10 @@ def api_url(fake: FakeCrescendo) -> Iterator[str]:
     """The base URL of the running fake API."""
     with fake.serve() as url:
         yield url
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The log records of a test, from INFO up."""
+    caplog.set_level(logging.INFO)
+    return caplog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import signal
@@ -122,7 +123,9 @@ def sync(
     error = None
     with redirect_stdout(stdout), redirect_stderr(stderr):
         try:
-            TapCrescendo(config=config, state=state, catalog=catalog).sync_all()
+            # A copy: the tap changes the STATE it resumes from as it goes.
+            resumed = copy.deepcopy(state)
+            TapCrescendo(config=config, state=resumed, catalog=catalog).sync_all()
         except CrescendoError as exc:
             error = str(exc)
         stdout.flush()

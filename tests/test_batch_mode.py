@@ -523,8 +523,10 @@ def test_what_cannot_be_listed_or_is_gone_is_said_and_the_rest_removed(
     assert result.error is None
     said = [r.getMessage() for r in caplog.records if "batch files" in r.getMessage()]
     assert said == [
-        "Stream 'bot_conversations': removed 2 batch files the target loaded in the last run",
-        "Stream 'bot_conversations': could not remove 1 loaded batch files, e.g. "
+        "Stream 'bot_conversations', tenant 'tenant-alpha': removed 2 batch files the target "
+        "loaded in the last run",
+        "Stream 'bot_conversations', tenant 'tenant-alpha': could not remove 1 loaded batch "
+        "files, e.g. "
         "nosuchfs://bucket/bot_conversations-y-*",
     ]
     assert sorted(path.name for path in folder.iterdir() if path.name.startswith(stem.name)) == [

@@ -12,11 +12,12 @@ from tap_crescendo.errors import StateError
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 STREAM = "bot_conversations"
+WHERE = f"STATE for stream '{STREAM}'"
 
 
 def state_with(value: t.Any, key: str = "DatetimeUTC") -> dict[str, t.Any]:
-    """A STATE holding one bookmark of the bot stream."""
-    return {"bookmarks": {STREAM: {"replication_key": key, "replication_key_value": value}}}
+    """The state of the bot stream (or of one tenant's partition) holding one bookmark."""
+    return {"replication_key": key, "replication_key_value": value}
 
 
 def iso(moment: datetime) -> str:
@@ -33,7 +34,7 @@ def iso(moment: datetime) -> str:
     ],
 )
 def test_a_bookmark_up_to_five_minutes_ahead_of_the_clock_is_accepted(ahead: timedelta) -> None:
-    bookmark = read_bookmark(state_with(iso(NOW + ahead)), STREAM, "DatetimeUTC", now=NOW)
+    bookmark = read_bookmark(state_with(iso(NOW + ahead)), WHERE, "DatetimeUTC", now=NOW)
 
     assert bookmark == NOW + ahead
 
@@ -49,7 +50,7 @@ def test_a_bookmark_further_in_the_future_is_refused(ahead: timedelta) -> None:
     value = iso(NOW + ahead)
 
     with pytest.raises(StateError) as refused:
-        read_bookmark(state_with(value), STREAM, "DatetimeUTC", now=NOW)
+        read_bookmark(state_with(value), WHERE, "DatetimeUTC", now=NOW)
 
     assert str(refused.value) == (
         f"STATE for stream '{STREAM}': replication_key_value {value} is in the future "
@@ -61,37 +62,34 @@ def test_without_now_the_clock_of_this_machine_is_used() -> None:
     soon = datetime.now(timezone.utc) + timedelta(minutes=4)
     later = datetime.now(timezone.utc) + timedelta(minutes=6)
 
-    assert read_bookmark(state_with(iso(soon)), STREAM, "DatetimeUTC") == soon
+    assert read_bookmark(state_with(iso(soon)), WHERE, "DatetimeUTC") == soon
     with pytest.raises(StateError, match="is in the future"):
-        read_bookmark(state_with(iso(later)), STREAM, "DatetimeUTC")
+        read_bookmark(state_with(iso(later)), WHERE, "DatetimeUTC")
 
 
 def test_a_bookmark_with_an_offset_is_read_as_its_instant() -> None:
     value = "2026-10-02T09:30:00+02:00"
 
-    bookmark = read_bookmark(state_with(value, key="Datetime"), STREAM, "Datetime", now=NOW)
+    bookmark = read_bookmark(state_with(value, key="Datetime"), WHERE, "Datetime", now=NOW)
 
     assert bookmark == datetime(2026, 10, 2, 7, 30, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
-    "tap_state",
+    "stream_state",
     [
-        pytest.param(None, id="no-state"),
-        pytest.param({}, id="empty-state"),
-        pytest.param({"bookmarks": {}}, id="no-bookmarks"),
-        pytest.param({"bookmarks": {"voc_conversations": {}}}, id="other-stream-only"),
-        pytest.param({"bookmarks": {STREAM: {}}}, id="stream-without-bookmark"),
+        pytest.param({}, id="empty"),
+        pytest.param({"tenant_id": "acme"}, id="tenant-only"),
         pytest.param(state_with(None), id="null-value"),
         pytest.param(state_with(None, key="Datetime"), id="null-value-other-key"),
     ],
 )
-def test_a_state_without_a_bookmark_for_the_stream_gives_none(tap_state: t.Any) -> None:
-    assert read_bookmark(tap_state, STREAM, "DatetimeUTC", now=NOW) is None
+def test_a_state_without_a_bookmark_gives_none(stream_state: t.Any) -> None:
+    assert read_bookmark(stream_state, WHERE, "DatetimeUTC", now=NOW) is None
 
 
 @pytest.mark.parametrize(
-    ("tap_state", "message"),
+    ("stream_state", "message"),
     [
         pytest.param(
             state_with("2026-10-02T00:00:00Z", key="Datetime"),
@@ -100,7 +98,7 @@ def test_a_state_without_a_bookmark_for_the_stream_gives_none(tap_state: t.Any) 
             id="other-key",
         ),
         pytest.param(
-            {"bookmarks": {STREAM: {"replication_key_value": "2026-10-02T00:00:00Z"}}},
+            {"replication_key_value": "2026-10-02T00:00:00Z"},
             f"STATE for stream '{STREAM}': replication_key is None, expected "
             "'DatetimeUTC'; fix or remove the state to resync",
             id="no-key",
@@ -117,21 +115,13 @@ def test_a_state_without_a_bookmark_for_the_stream_gives_none(tap_state: t.Any) 
             "ISO 8601 date-time",
             id="a-number",
         ),
-        pytest.param(
-            {"bookmarks": []}, "STATE: 'bookmarks' must be an object, got list", id="bookmarks"
-        ),
-        pytest.param(
-            {"bookmarks": {STREAM: "2026-10-02"}},
-            f"STATE for stream '{STREAM}': '{STREAM}' must be an object, got str",
-            id="stream-state",
-        ),
     ],
 )
 def test_a_state_that_cannot_be_resumed_is_one_line_naming_the_problem(
-    tap_state: dict[str, t.Any], message: str
+    stream_state: dict[str, t.Any], message: str
 ) -> None:
     with pytest.raises(StateError) as refused:
-        read_bookmark(tap_state, STREAM, "DatetimeUTC", now=NOW)
+        read_bookmark(stream_state, WHERE, "DatetimeUTC", now=NOW)
 
     assert str(refused.value) == message
 
@@ -147,6 +137,25 @@ def test_a_state_that_cannot_be_resumed_is_one_line_naming_the_problem(
             "got NoneType",
             id="stream-null",
         ),
+        pytest.param(
+            {"bookmarks": {STREAM: "2026-10-02"}},
+            f"STATE for stream '{STREAM}': '{STREAM}' must be an object, got str",
+            id="stream-str",
+        ),
+        *(
+            pytest.param(
+                {"bookmarks": {STREAM: {"partitions": partitions}}},
+                f"STATE for stream '{STREAM}': 'partitions' must be a list of objects, each "
+                "with a 'context' object",
+                id=name,
+            )
+            for name, partitions in [
+                ("partitions-object", {"tenant_id": "acme"}),
+                ("partition-not-object", ["acme"]),
+                ("partition-without-context", [state_with("2026-10-02T00:00:00Z")]),
+                ("partition-context-str", [{"context": "acme"}]),
+            ]
+        ),
     ],
 )
 def test_a_state_of_the_wrong_shape_is_refused_for_any_stream(
@@ -159,5 +168,7 @@ def test_a_state_of_the_wrong_shape_is_refused_for_any_stream(
 
 
 def test_a_state_of_the_right_shape_passes() -> None:
+    partitions = [{"context": {"tenant_id": "acme"}, **state_with(None)}]
+    check_state_shape({"bookmarks": {STREAM: {"partitions": partitions}}})
     check_state_shape({"bookmarks": {STREAM: {}, "voc_conversations": state_with(None)}})
     check_state_shape({})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import typing as t
 
 import pytest
@@ -11,7 +10,7 @@ import requests
 import trustme
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_crescendo.errors import APIError, CursorRejected, PathNotFound
+from tap_crescendo.errors import APIError, CursorRejected, PathNotFound, TenantRefused
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.network import TRUST_ADVICE
 from tap_crescendo.tap import TapCrescendo
@@ -80,9 +79,8 @@ def test_429_and_5xx_are_retried_naming_status_and_request(status: int) -> None:
         pytest.param(
             403,
             "PermissionDenied",
-            APIError,
-            "HTTP 403 PermissionDenied: no. The API key may not read tenant 'tenant-alpha': "
-            "check `tenant_id` and the key's permissions",
+            TenantRefused,
+            "HTTP 403 PermissionDenied: no",  # the request's tenant is named by `fetch_page`
             id="403",
         ),
         pytest.param(
@@ -90,8 +88,7 @@ def test_429_and_5xx_are_retried_naming_status_and_request(status: int) -> None:
             "NotFound",
             PathNotFound,
             "HTTP 404 NotFound: no. Nothing answers at "
-            "/api/v1/reporting/tenants/tenant-alpha/botconv: check `api_url` "
-            f"({BASE}) and `tenant_id` ('tenant-alpha')",
+            "/api/v1/reporting/tenants/tenant-alpha/botconv",
             id="404",
         ),
         pytest.param(
@@ -140,10 +137,13 @@ def test_the_first_page_asks_for_the_window_and_later_ones_for_the_cursor() -> N
 
 
 def test_the_url_is_the_base_without_its_slash_and_the_tenant_as_one_segment() -> None:
-    stream = bot_stream(api_url=f"{BASE}/", tenant_id="acme/eu é")
+    stream = bot_stream(api_url=f"{BASE}/")
 
     assert stream.url_base == BASE
-    assert stream.get_url(None) == f"{BASE}/api/v1/reporting/tenants/acme%2Feu%20%C3%A9/botconv"
+    assert (
+        stream.get_url({"tenant_id": "acme/eu é"})
+        == f"{BASE}/api/v1/reporting/tenants/acme%2Feu%20%C3%A9/botconv"
+    )
 
 
 @pytest.mark.parametrize(
@@ -170,13 +170,6 @@ def test_the_key_is_a_bearer_token_and_the_timeout_the_setting() -> None:
 
 
 # --- Whole requests against the fake API -----------------------------------------------
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The log records of a test, from INFO up."""
-    caplog.set_level(logging.INFO)
-    return caplog
 
 
 def said(logs: pytest.LogCaptureFixture, part: str) -> list[str]:

@@ -8,14 +8,14 @@ import typing as t
 
 import pytest
 
+from tap_crescendo.fake_api import FakeCrescendo
+from tap_crescendo.fake_api.rows import generate_bot_rows
 from tap_crescendo.timestamps import format_epoch_ms
 from tests.tap_process import error_lines, run_tap, tap_argv, tap_environment
-from tests.tap_runs import SPAN_END_MS, tap_config
+from tests.tap_runs import API_KEY, SPAN_END_MS, tap_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
-
-    from tap_crescendo.fake_api import FakeCrescendo
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +39,46 @@ def test_a_passing_test_says_so_per_stream_and_logs_no_error(
     in_newest_day = sum(newest[0] <= row["Datetime"] < newest[1] for row in bot_rows)
     window = f"[{format_epoch_ms(newest[0])}, {format_epoch_ms(newest[1])})"
     assert [line for line in info_lines(command.stderr) if "was accepted" in line] == [
-        f"Stream 'bot_conversations': the API key was accepted and "
+        f"Stream 'bot_conversations', tenant 'tenant-alpha': the API key was accepted and "
         f"/api/v1/reporting/tenants/tenant-alpha/botconv answered: {in_newest_day} "
         f"conversations in {window}",
-        f"Stream 'voc_conversations': the API key was accepted and "
+        f"Stream 'voc_conversations', tenant 'tenant-alpha': the API key was accepted and "
         f"/api/v1/reporting/tenants/tenant-alpha/vocconv answered: 0 conversations in {window}",
     ]
     assert [(r.path.rsplit("/", 1)[-1], r.query["from"]) for r in fake.requests] == [
         ("botconv", str(newest[0])),
         ("vocconv", str(newest[0])),
     ]
+
+
+def test_each_listed_tenant_is_checked_with_one_request_and_one_line_a_stream(
+    tmp_path: Path,
+) -> None:
+    tenants = ["tenant-alpha", "tenant-beta", "tenant-gamma"]
+    newest = (SPAN_END_MS - DAY_MS, SPAN_END_MS)
+    rows = {
+        tenant: generate_bot_rows(
+            5 * (index + 1), start_ms=newest[0], end_ms=newest[1], seed=index, tenant_id=tenant
+        )
+        for index, tenant in enumerate(tenants)
+    }
+    fake = FakeCrescendo(api_keys={API_KEY: set(tenants)}, rows=rows)
+    with fake.serve() as url:
+        config = tap_config(url, tenant_id=None, tenant_ids=tenants)
+        command = run_tap(tap_argv(tmp_path, config, "--test"))
+
+    window = f"[{format_epoch_ms(newest[0])}, {format_epoch_ms(newest[1])})"
+    assert command.returncode == 0
+    assert error_lines(command.stderr) == []
+    assert [line for line in info_lines(command.stderr) if "was accepted" in line] == [
+        f"Stream '{stream}', tenant '{tenant}': the API key was accepted and "
+        f"/api/v1/reporting/tenants/{tenant}/{path} answered: {count} conversations in {window}"
+        for stream, path in [("bot_conversations", "botconv"), ("voc_conversations", "vocconv")]
+        for tenant, count in zip(
+            tenants, [5, 10, 15] if path == "botconv" else [0] * 3, strict=True
+        )
+    ]
+    assert len(fake.requests) == 6
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,8 @@ def closing_line(caplog: pytest.LogCaptureFixture, stream: str) -> str:
     return next(
         r.getMessage()
         for r in caplog.records
-        if r.getMessage().startswith(f"Stream '{stream}': ") and "records from" in r.getMessage()
+        if r.getMessage().startswith(f"Stream '{stream}', tenant '{TENANT}': ")
+        and "records from" in r.getMessage()
     )
 
 
@@ -124,7 +125,7 @@ def test_a_value_of_the_wrong_type_stops_the_sync_after_what_came_before_it(
     assert command.returncode == 1
     assert "Traceback" not in command.stderr
     assert errors[-1].endswith(
-        f"Stream 'bot_conversations', record {refused['ID']!r} (from "
+        f"Stream 'bot_conversations', tenant 'tenant-alpha', record {refused['ID']!r} (from "
         f"/api/v1/reporting/tenants/{TENANT}/botconv?from={_day_of(refused)}"
         f"&to={_day_of(refused) + 86_400_000}&limit=1000): field 'DatetimeUTC': "
         'expected a date-time string or null, got "yesterday"'
@@ -162,7 +163,7 @@ def test_a_date_time_that_is_not_one_is_named_with_its_record_and_nothing_after_
     result = sync(tap_config(api_url, page_size=1000))
 
     assert result.error == (
-        f"Stream 'bot_conversations', record {refused['ID']!r} (from "
+        f"Stream 'bot_conversations', tenant 'tenant-alpha', record {refused['ID']!r} (from "
         f"/api/v1/reporting/tenants/{TENANT}/botconv?from={_day_of(refused)}"
         f"&to={_day_of(refused) + 86_400_000}&limit=1000): field 'EndDatetimeUTC': "
         f"expected a date-time string or null, got {msgspec.json.encode(value).decode()}"

@@ -31,6 +31,7 @@ def test_many_windows_asking_at_once_settle_on_the_one_path_that_answers(
         def first_page(day: int) -> int:
             start.wait(timeout=30)
             window = {
+                "tenant_id": TENANT,
                 "from": SPAN_START_MS + day * DAY_MS,
                 "to": SPAN_START_MS + (day + 1) * DAY_MS,
             }

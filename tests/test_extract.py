@@ -187,7 +187,7 @@ def test_a_cursor_returned_twice_stops_the_sync(fake: FakeCrescendo, api_url: st
     assert len(export_requests(fake)) <= 3
 
 
-def test_state_after_the_sync_holds_the_newest_conversation_start(
+def test_state_after_the_sync_holds_the_newest_conversation_start_and_its_tenant(
     api_url: str, bot_rows: list[dict[str, t.Any]]
 ) -> None:
     result = sync(tap_config(api_url))
@@ -196,6 +196,7 @@ def test_state_after_the_sync_holds_the_newest_conversation_start(
     assert result.states[-1]["bookmarks"]["bot_conversations"] == {
         "replication_key": "DatetimeUTC",
         "replication_key_value": newest["DatetimeUTC"],
+        "tenant_id": TENANT,
     }
     assert result.messages[-1]["type"] == "STATE"
 

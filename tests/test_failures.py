@@ -95,7 +95,21 @@ def test_an_unreachable_api_names_the_url_and_the_tries(tmp_path: Path) -> None:
     ("overrides", "fragments"),
     [
         pytest.param({"api_key": None}, ["'api_key' is a required property"], id="no-api-key"),
-        pytest.param({"tenant_id": None}, ["'tenant_id' is a required property"], id="no-tenant"),
+        pytest.param(
+            {"tenant_id": None},
+            ["Set `tenant_id` (one tenant) or `tenant_ids` (a list of tenants): neither is set"],
+            id="no-tenant",
+        ),
+        pytest.param(
+            {"tenant_ids": ["tenant-alpha"]},
+            ["Set `tenant_id` (one tenant) or `tenant_ids` (a list of tenants): not both"],
+            id="both-tenant-settings",
+        ),
+        pytest.param(
+            {"tenant_id": None, "tenant_ids": "tenant-alpha"},
+            ["config['tenant_ids']", "is not of type 'array'"],
+            id="tenant-ids-not-a-list",
+        ),
         pytest.param(
             {"api_key": ""}, ["config['api_key'] must be a non-empty string"], id="empty-key"
         ),

@@ -439,7 +439,8 @@ def test_a_negative_total_is_a_count_that_differs(caplog: pytest.LogCaptureFixtu
     assert result.error is None
     assert result.ids == [row["ID"] for row in ROWS]
     assert [r.getMessage() for r in caplog.records if "total=" in r.getMessage()] == [
-        "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, 2026-10-11T00:00:00.000Z):"
+        "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-01T00:00:00.000Z, "
+        "2026-10-11T00:00:00.000Z):"
         " the API reported total=-1 but 3 rows were received"
     ]
 
@@ -460,7 +461,8 @@ def test_a_row_outside_its_window_is_extracted_but_not_bookmarked(
     assert result.ids == [*(row["ID"] for row in ROWS), "from-2099"]
     assert result.bookmark() == max(row["DatetimeUTC"] for row in ROWS)
     assert [r.getMessage() for r in caplog.records if "outside" in r.getMessage()] == [
-        "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, 2026-10-11T00:00:00.000Z):"
+        "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-01T00:00:00.000Z, "
+        "2026-10-11T00:00:00.000Z):"
         " 1 rows start outside the window; they are extracted, but the bookmark does not move"
         " to them"
     ]
@@ -546,10 +548,13 @@ def test_429s_without_retry_after_wait_the_backoff_and_give_up(sleeps: list[floa
 
 
 def test_a_tenant_id_stays_one_percent_encoded_path_segment() -> None:
-    with scripted_api(PAGE) as api:
-        result = sync(one_window(api.url, tenant_id="a\nb?c#d%2Fe/f"))
+    tenant = "a\nb?c#d%2Fe/f"
+    rows = [{**row, "TenantID": tenant} for row in ROWS]
+    with scripted_api(http_answer(200, page_body(rows))) as api:
+        result = sync(one_window(api.url, tenant_id=tenant))
 
     assert result.error is None
+    assert sorted(result.ids) == sorted(row["ID"] for row in ROWS)
     assert api.seen[0][0].startswith("/api/v1/reporting/tenants/a%0Ab%3Fc%23d%252Fe%2Ff/botconv?")
 
 

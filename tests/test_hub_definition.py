@@ -99,10 +99,15 @@ def test_each_setting_has_the_taps_kind_label_description_default_and_secrecy(
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS)
-def test_required_settings_are_the_one_valid_group(
+def test_the_valid_groups_are_the_required_settings_and_either_tenant_setting(
     definition: dict[str, t.Any], about: dict[str, t.Any]
 ) -> None:
-    assert definition["settings_group_validation"] == [about["settings"]["required"]]
+    required = about["settings"]["required"]
+
+    assert definition["settings_group_validation"] == [
+        [*required, "tenant_id"],
+        [*required, "tenant_ids"],
+    ]
 
 
 def test_meltano_yml_installs_the_tap_without_the_hub() -> None:

@@ -278,6 +278,7 @@ def test_postgres_holds_every_row_field_by_field_and_a_rerun_adds_only_new_rows(
         "replication_key": "DatetimeUTC",
         "replication_key_value": newest(first),
         "batch_runs": runs,
+        "tenant_id": TENANT,
     }
     # Meltano handed the state back: the rerun read from the bookmark less the lookback (1 h).
     assert resumed_from == to_epoch_ms(parse_timestamp(newest(first))) - 3_600_000
@@ -419,6 +420,39 @@ def test_each_tenant_extractor_loads_its_own_schema(
     assert loaded(postgres, database, "crescendo_globex") == {
         row["ID"]: as_loaded(row) for row in globex
     }
+
+
+def test_one_extractor_reads_two_tenants_into_one_table_and_a_rerun_adds_no_duplicates(
+    meltano: Meltano, postgres: Postgres, database: str
+) -> None:
+    acme, globex = (
+        rows(60, days=(0, 10), seed=seed, tenant=tenant)
+        for seed, tenant in ((31, "acme"), (32, "globex"))
+    )
+    late = rows(15, days=(10, 12), seed=33, tenant="globex")
+    fake = FakeCrescendo(api_keys={KEY: {"acme", "globex"}}, rows={"acme": acme, "globex": globex})
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database)
+        del env["TAP_CRESCENDO_TENANT_ID"]
+        env["TAP_CRESCENDO_TENANT_IDS"] = '["acme", "globex"]'
+        meltano.run("two-tenants", "tap-crescendo", "target-postgres", env=env)
+        first = loaded(postgres, database, "tap_crescendo")
+        fake.add_rows("globex", late)
+        meltano.run("two-tenants", "tap-crescendo", "target-postgres", env=env)
+        state = meltano.state("prod:tap-crescendo-to-target-postgres:two-tenants")
+
+    assert first == {row["ID"]: as_loaded(row) for row in acme + globex}
+    with postgres.connect(database) as connection:
+        counted = connection.execute("SELECT count(*) FROM tap_crescendo.bot_conversations")
+        assert counted.fetchall() == [(len(acme) + len(globex) + len(late),)]  # no duplicate
+    assert loaded(postgres, database, "tap_crescendo") == {
+        row["ID"]: as_loaded(row) for row in acme + globex + late
+    }
+    partitions = state["bookmarks"]["bot_conversations"]["partitions"]
+    assert [(p["context"], p["replication_key_value"]) for p in partitions] == [
+        ({"tenant_id": "acme"}, newest(acme)),
+        ({"tenant_id": "globex"}, newest(late)),
+    ]
 
 
 def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_with_a_secret_salt(

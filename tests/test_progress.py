@@ -18,7 +18,7 @@ if t.TYPE_CHECKING:
     from tap_crescendo.fake_api import FakeCrescendo
 
 LINE = re.compile(
-    r"(?P<stream>\w+): (?P<done>\d+)/(?P<windows>\d+) windows \(\d+%\), [\d,]+ rows, "
+    r"(?P<subject>.+?): (?P<done>\d+)/(?P<windows>\d+) windows \(\d+%\), [\d,]+ rows, "
     r"[\d,]+ rows/s, about (\d+ s|\d+ min|\d+ h( \d+ min)?) left"
 )
 
@@ -175,7 +175,11 @@ def test_a_slow_api_gets_progress_lines_at_the_promised_rate(
     elapsed = time.monotonic() - started
 
     assert result.error is None
-    bot = [line for line in progress_lines if line.startswith("bot_conversations:")]
+    bot = [
+        line
+        for line in progress_lines
+        if line.startswith("Stream 'bot_conversations', tenant 'tenant-alpha': ")
+    ]
     assert bot, "a stream that ran longer than the interval said how far it was"
     done = [int(t.cast("re.Match[str]", LINE.fullmatch(line))["done"]) for line in bot]
     assert done == sorted(set(done))

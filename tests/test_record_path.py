@@ -333,6 +333,7 @@ def test_a_row_without_an_id_is_delivered_again_when_its_window_is_read_again() 
     ]
     window = WindowProgress(Window(SPAN_START_MS, SPAN_START_MS + 86_400_000))
     no_response = t.cast("requests.Response", None)  # read only for a page off the fast path
+    voc.tenant = TENANT
 
     first = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
     window.restart()

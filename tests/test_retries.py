@@ -162,16 +162,18 @@ def test_a_total_that_disagrees_with_the_rows_is_a_warning_per_window(
     warnings = [
         line.split(" | ")[-1]
         for line in command.stderr.splitlines()
-        if "'bot_conversations', window" in line
+        if "'bot_conversations', tenant 'tenant-alpha', window" in line
     ]
     assert command.returncode == 0
     assert len(warnings) == 5
     assert (
-        "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, 2026-10-03T00:00:00.000Z):"
+        "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-01T00:00:00.000Z, "
+        "2026-10-03T00:00:00.000Z):"
         " the API reported total=" in warnings[0]
     )
     assert (
-        "Stream 'bot_conversations': 250 records from 5 windows in [2026-10-01T00:00:00.000Z, "
+        "Stream 'bot_conversations', tenant 'tenant-alpha': 250 records from 5 windows in "
+        "[2026-10-01T00:00:00.000Z, "
         "2026-10-11T00:00:00.000Z); 5 windows where `total` differed" in command.stderr
     )
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import typing as t
-
-import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.progress import SyncProgress
@@ -16,17 +13,12 @@ from tests.tap_runs import API_KEY, SPAN_START_MS, TENANT, sync, tap_config
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+    import pytest
+
     from tap_crescendo.fake_api.exchange import Answer, ApiRequest
 
 BOT = "bot_conversations"
 SPAN = "[2026-10-01T00:00:00.000Z, 2026-10-11T00:00:00.000Z)"
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The log records of a test, from INFO up."""
-    caplog.set_level(logging.INFO)
-    return caplog
 
 
 def said(logs: pytest.LogCaptureFixture, start: str) -> list[str]:
@@ -39,9 +31,11 @@ def test_a_sync_says_what_it_reads_and_what_it_read(
 ) -> None:
     sync(tap_config(api_url, window_size_hours=120, max_parallel_windows=2))
 
-    assert said(logs, f"Stream '{BOT}': ") == [
-        f"Stream '{BOT}': reading {SPAN} in 2 windows of 120 h, 2 at a time (bookmark: none)",
-        f"Stream '{BOT}': 250 records from 2 windows in {SPAN}; 0 windows where `total` "
+    assert said(logs, f"Stream '{BOT}', tenant '{TENANT}': ") == [
+        f"Stream '{BOT}', tenant '{TENANT}': reading {SPAN} in 2 windows of 120 h, 2 at a time "
+        "(bookmark: none)",
+        f"Stream '{BOT}', tenant '{TENANT}': 250 records from 2 windows in {SPAN}; 0 windows "
+        "where `total` "
         "differed from the rows received; 0 rows with fields the schema lacks",
     ]
 
@@ -54,8 +48,9 @@ def test_a_resumed_sync_names_its_bookmark(api_url: str, logs: pytest.LogCapture
 
     sync(tap_config(api_url, lookback_window_minutes=0), state)
 
-    assert said(logs, f"Stream '{BOT}': reading") == [
-        f"Stream '{BOT}': reading [2026-10-10T00:00:00.000Z, 2026-10-11T00:00:00.000Z) in 1 "
+    assert said(logs, f"Stream '{BOT}', tenant '{TENANT}': reading") == [
+        f"Stream '{BOT}', tenant '{TENANT}': reading [2026-10-10T00:00:00.000Z, "
+        "2026-10-11T00:00:00.000Z) in 1 "
         f"windows of 24 h, 1 at a time (bookmark: {bookmark})"
     ]
 
@@ -156,11 +151,12 @@ def test_the_files_a_state_lists_are_removed_and_those_that_cannot_be_are_named(
 
     assert result.error is None
     assert not loaded.exists()
-    assert said(logs, f"Stream '{BOT}': removed") == [
-        f"Stream '{BOT}': removed 2 batch files the target loaded in the last run"
+    assert said(logs, f"Stream '{BOT}', tenant '{TENANT}': removed") == [
+        f"Stream '{BOT}', tenant '{TENANT}': removed 2 batch files the target loaded in the last "
+        "run"
     ]
-    assert said(logs, f"Stream '{BOT}': could not") == [
-        f"Stream '{BOT}': could not remove 1 loaded batch files, e.g. {stuck}"
+    assert said(logs, f"Stream '{BOT}', tenant '{TENANT}': could not") == [
+        f"Stream '{BOT}', tenant '{TENANT}': could not remove 1 loaded batch files, e.g. {stuck}"
     ]
 
 
@@ -219,10 +215,11 @@ def test_a_long_sync_tells_how_far_it_is_after_each_window_but_the_last(
         sum(1 for row in bot_rows if row["Datetime"] < SPAN_START_MS + n * 80 * 3_600_000)
         for n in (1, 2)
     ]
-    lines = said(logs, f"{BOT}: ")
+    lines = said(logs, f"Stream '{BOT}', tenant '{TENANT}': ")
+    lines = [line for line in lines if " windows (" in line]
     assert [line.split(" rows, ")[0] for line in lines] == [
-        f"{BOT}: 1/3 windows (33%), {rows[0]:,}",
-        f"{BOT}: 2/3 windows (66%), {rows[1]:,}",
+        f"Stream '{BOT}', tenant '{TENANT}': 1/3 windows (33%), {rows[0]:,}",
+        f"Stream '{BOT}', tenant '{TENANT}': 2/3 windows (66%), {rows[1]:,}",
     ]
     assert all(" rows/s, about " in line and line.endswith(" left") for line in lines)
 

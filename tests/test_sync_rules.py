@@ -7,7 +7,6 @@ rule breaking, a test of a whole sync against the fake API.
 from __future__ import annotations
 
 import io
-import logging
 import threading
 import typing as t
 from collections.abc import Sequence
@@ -412,19 +411,14 @@ def test_a_refused_key_costs_one_request_whatever_the_parallel_windows(
 # --- The API's `total`: a warning in both directions, none after a restart ------------------
 
 
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The log records of a test, from INFO up."""
-    caplog.set_level(logging.INFO)
-    return caplog
-
-
 def total_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The bot stream's warnings that a window's `total` differed."""
     return [
         record.getMessage()
         for record in caplog.records
-        if record.getMessage().startswith("Stream 'bot_conversations', window [")
+        if record.getMessage().startswith(
+            "Stream 'bot_conversations', tenant 'tenant-alpha', window ["
+        )
     ]
 
 
@@ -433,7 +427,7 @@ def summary(caplog: pytest.LogCaptureFixture) -> str:
     return next(
         record.getMessage()
         for record in caplog.records
-        if record.getMessage().startswith("Stream 'bot_conversations': ")
+        if record.getMessage().startswith("Stream 'bot_conversations', tenant 'tenant-alpha': ")
         and " records from " in record.getMessage()
     )
 
@@ -457,9 +451,12 @@ def test_a_total_that_differs_either_way_warns_for_each_window(
     )
     assert result.error is None
     assert total_warnings(logs) == [
-        "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, 2026-10-06T00:00:00.000Z):"
-        f" the API reported total={first + delta} but {first} rows were received",
-        "Stream 'bot_conversations', window [2026-10-06T00:00:00.000Z, 2026-10-11T00:00:00.000Z):"
+        "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-01T00:00:00.000Z, "
+        "2026-10-06T00:00:00.000Z):"
+        f" the API reported total={first + delta} but {first} rows were "
+        "received",
+        "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-06T00:00:00.000Z, "
+        "2026-10-11T00:00:00.000Z):"
         f" the API reported total={second + delta} but {second} rows were received",
     ]
     assert "from 2 windows in [" in summary(logs)
@@ -493,14 +490,16 @@ def test_a_window_restarted_after_an_expired_cursor_counts_its_rows_once(
     assert any("restarting window" in record.getMessage() for record in logs.records)
     assert total_warnings(logs) == (
         [
-            "Stream 'bot_conversations', window [2026-10-01T00:00:00.000Z, "
+            "Stream 'bot_conversations', tenant 'tenant-alpha', window [2026-10-01T00:00:00.000Z, "
             f"2026-10-11T00:00:00.000Z): the API reported total={250 + delta} but 250 rows "
             "were received"
         ]
         if delta
         else []
     )
-    assert summary(logs).startswith("Stream 'bot_conversations': 250 records from 1 windows")
+    assert summary(logs).startswith(
+        "Stream 'bot_conversations', tenant 'tenant-alpha': 250 records from 1 windows"
+    )
 
 
 # --- A boolean is not a number -------------------------------------------------------------
@@ -515,7 +514,9 @@ def test_a_boolean_csat_stops_the_sync_naming_the_record_and_the_field(
     result = sync(tap_config(api_url, window_size_hours=240, page_size=1000))
 
     assert result.error is not None
-    assert result.error.startswith(f"Stream 'bot_conversations', record {row['ID']!r} (from /api/")
+    assert result.error.startswith(
+        f"Stream 'bot_conversations', tenant 'tenant-alpha', record {row['ID']!r} (from /api/"
+    )
     assert result.error.endswith("field 'CSat': expected a number or null, got true")
     assert row["ID"] not in result.ids
     assert bookmarks(result.messages) == []

@@ -96,7 +96,11 @@ def test_voc_bookmark_is_the_newest_conversation_time_as_the_api_wrote_it(
     fake.reset_requests()
     sync(config, first.states[-1])
 
-    assert bookmark == {"replication_key": "Datetime", "replication_key_value": newest["Datetime"]}
+    assert bookmark == {
+        "replication_key": "Datetime",
+        "replication_key_value": newest["Datetime"],
+        "tenant_id": TENANT,
+    }
     resumed = next(r for r in fake.requests if r.path.endswith("/vocconv"))
     assert (
         int(resumed.query["from"]) == to_epoch_ms(parse_timestamp(newest["Datetime"])) - 1_800_000

@@ -35,12 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--fault-rate must be within 0..1, --page-delay-ms 0 or more")
     now_ms = time.time_ns() // 1_000_000
     span = {"start_ms": now_ms - args.days * DAY_MS, "end_ms": now_ms}
-    rows = generate_bot_rows(args.rows, **span, seed=args.seed, tenant_id=args.tenant)
-    voc_rows = generate_voc_rows(voc_count, **span, seed=args.seed, tenant_id=args.tenant)
+    tenants = args.tenant or ["tenant-alpha"]
+    seeds = {tenant: args.seed + index for index, tenant in enumerate(tenants)}
     fake = FakeCrescendo(
-        api_keys={args.api_key: {args.tenant}},
-        rows={args.tenant: rows},
-        voc_rows={args.tenant: voc_rows},
+        api_keys={args.api_key: set(tenants)},
+        rows={
+            tenant: generate_bot_rows(args.rows, **span, seed=seed, tenant_id=tenant)
+            for tenant, seed in seeds.items()
+        },
+        voc_rows={
+            tenant: generate_voc_rows(voc_count, **span, seed=seed, tenant_id=tenant)
+            for tenant, seed in seeds.items()
+        },
         order=args.order,
         shuffle_seed=args.seed,
         path_styles=PATH_STYLES if args.path_style == "both" else (args.path_style,),
@@ -56,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: cannot listen on {HOST}:{args.port}: {exc.strerror}", file=sys.stderr)
             return 1
         print(
-            f"Fake Crescendo API on {url} (tenant {args.tenant}, {args.rows} bot and {voc_count}"
-            f" VOC conversations over {args.days} days, key {args.api_key})",
+            f"Fake Crescendo API on {url} (tenant {', '.join(tenants)}: {args.rows} bot and "
+            f"{voc_count} VOC conversations each over {args.days} days, key {args.api_key})",
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
@@ -76,7 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--days", type=int, default=7, help="spread them over the last D days")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rows and of shuffling")
-    parser.add_argument("--tenant", default="tenant-alpha", help="the tenant holding the rows")
+    parser.add_argument(
+        "--tenant",
+        action="append",
+        help="a tenant holding the rows (default tenant-alpha); repeat for several, each its own",
+    )
     parser.add_argument("--api-key", default="demo-key", help="the API key that may read it")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any)")
     parser.add_argument("--host", default=HOST, help=f"only {HOST} is accepted")

@@ -28,13 +28,19 @@ PATH = f"/api/v1/reporting/tenants/{TENANT}/botconv"
 def test_the_command_line_serves_until_stopped(stop: signal.Signals) -> None:
     port = free_port()
     command = [sys.executable, "-m", "tap_crescendo.fake_api", "--port", str(port), "--rows", "40"]
-    command += ["--days", "2", "--tenant", "acme/eu", "--api-key", "cli-key", "--order", "desc"]
+    command += ["--days", "2", "--tenant", "acme/eu", "--tenant", "globex"]
+    command += ["--api-key", "cli-key", "--order", "desc"]
     process = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         url = f"http://127.0.0.1:{port}/api/v1/reporting/tenants/acme%2Feu/botconv?range=last_week"
         response = wait_until_answering(process, url)
+        other = requests.get(
+            url.replace("acme%2Feu", "globex"),
+            headers={"Authorization": "Bearer cli-key"},
+            timeout=10,
+        )
     finally:
         process.send_signal(stop)
         stdout, stderr = process.communicate(timeout=30)
@@ -43,11 +49,17 @@ def test_the_command_line_serves_until_stopped(stop: signal.Signals) -> None:
     assert response.json()["total"] == 40
     starts = [row["Datetime"] for row in response.json()["data"]]
     assert starts == sorted(starts, reverse=True)
+    assert {row["TenantID"] for row in response.json()["data"]} == {"acme/eu"}
+    assert other.json()["total"] == 40
+    assert {row["TenantID"] for row in other.json()["data"]} == {"globex"}
+    assert {row["ID"] for row in other.json()["data"]}.isdisjoint(
+        row["ID"] for row in response.json()["data"]
+    )
     assert process.returncode == 0
     assert stderr == ""
     assert stdout == (
-        f"Fake Crescendo API on http://127.0.0.1:{port} "
-        "(tenant acme/eu, 40 bot and 20 VOC conversations over 2 days, key cli-key)\n"
+        f"Fake Crescendo API on http://127.0.0.1:{port} (tenant acme/eu, globex: 40 bot and 20 "
+        "VOC conversations each over 2 days, key cli-key)\n"
     )
 
 
@@ -108,7 +120,8 @@ def test_the_command_line_serves_voc_rows_on_the_chosen_paths(
     assert stderr == ""
     assert stdout == (
         f"Fake Crescendo API on http://127.0.0.1:{port} "
-        f"(tenant {TENANT}, 30 bot and {voc_total} VOC conversations over 2 days, key cli-key)\n"
+        f"(tenant {TENANT}: 30 bot and {voc_total} VOC conversations each over 2 days, key "
+        "cli-key)\n"
     )
 
 

@@ -1,0 +1,106 @@
+"""Many tenants in one run: which tenants, the state each resumes from, and whose rows.
+
+With `tenant_id` the stream's state is the tenant's, as it always was, and names the tenant.
+With `tenant_ids` each tenant is a partition of each stream (`{"tenant_id": ...}`) with its
+own state. A bookmark moves with its tenant when a user moves from one setting to the other.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_crescendo.errors import ConfigError, StateError
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
+
+#: What a tenant's state holds that moves with it from one setting to the other.
+TENANT_KEYS = ("replication_key", "replication_key_value", "batch_runs", "batch_files")
+
+
+def check_tenant_settings(config: Mapping[str, t.Any]) -> None:
+    """Raise `ConfigError` unless exactly one of `tenant_id` and `tenant_ids` names tenants."""
+    single, many = config.get("tenant_id"), config.get("tenant_ids")
+    if (single is None) == (many is None):
+        problem = "not both" if single is not None else "neither is set"
+        msg = f"Set `tenant_id` (one tenant) or `tenant_ids` (a list of tenants): {problem}"
+        raise ConfigError(msg)
+    if many is None:
+        return
+    if not many:
+        raise ConfigError("Setting `tenant_ids` must list at least one tenant")
+    for index, tenant in enumerate(many):
+        if tenant in many[:index]:
+            msg = f"Setting `tenant_ids` lists tenant {tenant!r} twice"
+            raise ConfigError(msg)
+
+
+def tenant_setting(config: Mapping[str, t.Any]) -> str:
+    """The name of the setting that lists the run's tenants, for messages."""
+    return "tenant_id" if config.get("tenant_ids") is None else "tenant_ids"
+
+
+def single_tenant_state(
+    stream_state: dict[str, t.Any], tenant: str, where: str, logger: logging.Logger
+) -> dict[str, t.Any]:
+    """Return the state `tenant_id` resumes from and writes: the stream's own.
+
+    A bookmark the STATE says is another tenant's is dropped, so that tenant's place is not
+    taken for this one's; the tenant's partition, left by `tenant_ids`, moves into an empty one.
+    Checkpoints name the tenant (`IncrementalExport.write_checkpoint`).
+    """
+    named = stream_state.get("tenant_id", tenant)
+    if named != tenant and stream_state.get("replication_key_value") is not None:
+        logger.warning(
+            "%s: the bookmark (%s) is tenant %r's, not %r's: reading from `start_date` or "
+            "`range`, as on a first sync",
+            where,
+            stream_state["replication_key_value"],
+            named,
+            tenant,
+        )
+        del stream_state["replication_key_value"]
+    partitions = stream_state.get("partitions", [])
+    partition = next((p for p in partitions if p["context"] == {"tenant_id": tenant}), None)
+    if partition is not None and stream_state.get("replication_key_value") is None:
+        _move(partition, stream_state)
+        stream_state["tenant_id"] = tenant
+        partitions.remove(partition)
+        if not partitions:
+            del stream_state["partitions"]
+    return stream_state
+
+
+def partition_state(
+    partition: dict[str, t.Any], stream_state: dict[str, t.Any], tenant: str, where: str
+) -> dict[str, t.Any]:
+    """Return the state a tenant of `tenant_ids` resumes from and writes: its partition.
+
+    An empty one takes the bookmark `tenant_id` left for the same tenant. Raises
+    `StateError` when that bookmark does not say whose it is (a pre-release STATE).
+    """
+    if partition.get("replication_key_value") is not None:
+        return partition
+    if stream_state.get("replication_key_value") is None:
+        return partition
+    named = stream_state.get("tenant_id")
+    if named is None:
+        bookmark = stream_state["replication_key_value"]
+        msg = (
+            f"{where}: the STATE holds a bookmark of `tenant_id` ({bookmark}) that does not "
+            "name its tenant; run once with `tenant_id` set to that tenant, "
+            "which names it, then move to `tenant_ids`"
+        )
+        raise StateError(msg)
+    if named == tenant:
+        _move(stream_state, partition)
+        del stream_state["tenant_id"]
+    return partition
+
+
+def _move(source: dict[str, t.Any], target: dict[str, t.Any]) -> None:
+    """Move a tenant's bookmark and file counts from one state to another."""
+    for key in TENANT_KEYS:
+        if key in source:
+            target[key] = source.pop(key)
