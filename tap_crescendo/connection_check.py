@@ -15,6 +15,7 @@ import typing as t
 
 from tap_crescendo.pagination import decode_page
 from tap_crescendo.stopping import POLL_SECONDS, STOP
+from tap_crescendo.tenants import tenants_of
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
@@ -36,7 +37,7 @@ def check_connection(stream: IncrementalExport) -> Iterator[str]:
     """
     _, end_ms = stream.sync_span(None)
     from_ms = end_ms - stream.window_size_ms
-    for tenant in stream.config.get("tenant_ids") or [stream.config["tenant_id"]]:
+    for tenant in tenants_of(stream.config):
         context = {"tenant_id": tenant, "from": from_ms, "to": end_ms}
         response = stream.fetch_page(context, None)
         path = response.request.path_url.split("?")[0]

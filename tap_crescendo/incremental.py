@@ -22,7 +22,7 @@ from tap_crescendo.progress import SyncProgress
 from tap_crescendo.redaction import masked, quoted
 from tap_crescendo.sdk_seams import LeanRecordStream
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
-from tap_crescendo.tenants import partition_state, single_tenant_state
+from tap_crescendo.tenants import TenantPartitions
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tap_crescendo.windows import WindowProgress, later, newest_start, split_span
 
@@ -47,7 +47,7 @@ MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
 
 
-class IncrementalExport(LeanRecordStream, CrescendoStream):
+class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
     """An export read window by window; its bookmark is the newest start delivered."""
 
     #: Records match the schema when decoded (`RecordContract`); the SDK need not redo it.
@@ -56,38 +56,6 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
     documented_unions: t.ClassVar[Mapping[str, str]] = {}
     #: An integer epoch-ms twin of the replication key, cheaper to compare, if any.
     start_ms_field: t.ClassVar[str | None] = None
-    #: The tenant being read: partitions are read one after the other.
-    tenant: str
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, t.Any]] | None:
-        """One partition per tenant of `tenant_ids`, in order; none with `tenant_id`."""
-        tenants = self.config.get("tenant_ids")
-        return None if tenants is None else [{"tenant_id": tenant} for tenant in tenants]
-
-    def tenant_state(self, context: Context | None) -> dict[str, t.Any]:
-        """Return the state a tenant's sync resumes from and writes (see `tenants.py`)."""
-        where = self._state_name(context)
-        if context is None:
-            tenant = self.config["tenant_id"]
-            return single_tenant_state(self.stream_state, tenant, where, self.logger)
-        partition = self.get_context_state(context)
-        return partition_state(partition, self.stream_state, context["tenant_id"], where)
-
-    def check_bookmarks(self) -> None:
-        """Raise `StateError` unless every tenant's state can be resumed from."""
-        if self.name not in self.tap_state.get("bookmarks", {}):
-            return  # nothing to check, and no empty state is made for it
-        contexts: list[Context | None] = [None]
-        for context in self.partitions or contexts:
-            state = self.tenant_state(context)
-            read_bookmark(state, self._state_name(context), self.replication_key_name)
-
-    def _state_name(self, context: Context | None) -> str:
-        """How messages name a tenant's state."""
-        where = f"STATE for stream '{self.name}'"
-        return where if context is None else f"{where}, tenant {context['tenant_id']!r}"
 
     @override
     def record_pages(self, context: Context | None) -> Iterator[list[msgspec.Struct]]:
@@ -97,6 +65,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         windows complete from the first one on (`WindowDone.completes`), never backwards.
         """
         self.tenant = self.config["tenant_id"] if context is None else context["tenant_id"]
+        undocumented_before = self.undocumented.rows  # of the tenants read before
         state = self.tenant_state(context)
         bookmark = read_bookmark(state, self._state_name(context), self.replication_key_name)
         start_ms, end_ms = self.sync_span(bookmark)
@@ -131,12 +100,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
         # Rows read again in the lookback may follow the last STATE, and the SDK writes no
         # closing STATE that repeats it: send them now.
         t.cast("StateFlushingWriter", self._tap.message_writer).send_held_lines()
-        self._log_summary(start_ms, end_ms, windows)
-
-    @property
-    def subject(self) -> str:
-        """What log lines of the tenant being read begin with."""
-        return f"Stream '{self.name}', tenant {self.tenant!r}"
+        self._log_summary(start_ms, end_ms, windows, self.undocumented.rows - undocumented_before)
 
     def _log_start(self, start_ms: int, end_ms: int, count: int, bookmark: str | None) -> None:
         """Say what the sync reads."""
@@ -151,8 +115,10 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             bookmark or "none",
         )
 
-    def _log_summary(self, start_ms: int, end_ms: int, windows: list[WindowProgress]) -> None:
-        """Say what the sync read: records, windows, and what did not add up."""
+    def _log_summary(
+        self, start_ms: int, end_ms: int, windows: list[WindowProgress], undocumented: int
+    ) -> None:
+        """Say what a tenant's sync read: records, windows, and what did not add up."""
         self.logger.info(
             "%s: %d records from %d windows in [%s, %s); %d windows where "
             "`total` differed from the rows received; %d rows with fields the schema lacks",
@@ -162,7 +128,7 @@ class IncrementalExport(LeanRecordStream, CrescendoStream):
             format_epoch_ms(start_ms),
             format_epoch_ms(end_ms),
             sum(window.total_differs for window in windows),
-            self.undocumented.rows,
+            undocumented,
         )
 
     def sync_span(self, bookmark: datetime | None) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Many tenants in one run: which tenants, the state each resumes from, and whose rows.
+"""Many tenants in one run: the settings that name them, and the state each resumes from.
 
 With `tenant_id` the stream's state is the tenant's, as it always was, and names the tenant.
 With `tenant_ids` each tenant is a partition of each stream (`{"tenant_id": ...}`) with its
@@ -7,13 +7,24 @@ own state. A bookmark moves with its tenant when a user moves from one setting t
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
+from singer_sdk.streams.core import Stream
+
+from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.errors import ConfigError, StateError
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Mapping
+
+    from singer_sdk.helpers.types import Context
 
 #: What a tenant's state holds that moves with it from one setting to the other.
 TENANT_KEYS = ("replication_key", "replication_key_value", "batch_runs", "batch_files")
@@ -36,9 +47,56 @@ def check_tenant_settings(config: Mapping[str, t.Any]) -> None:
             raise ConfigError(msg)
 
 
+def tenants_of(config: Mapping[str, t.Any]) -> list[str]:
+    """The tenants a run reads, in order."""
+    return list(config.get("tenant_ids") or [config["tenant_id"]])
+
+
 def tenant_setting(config: Mapping[str, t.Any]) -> str:
     """The name of the setting that lists the run's tenants, for messages."""
     return "tenant_id" if config.get("tenant_ids") is None else "tenant_ids"
+
+
+class TenantPartitions(Stream):
+    """A stream read tenant by tenant: a partition per tenant of `tenant_ids`, or none."""
+
+    #: The tenant being read: partitions are read one after the other.
+    tenant: str
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """One partition per tenant of `tenant_ids`, in order; none with `tenant_id`."""
+        tenants = self.config.get("tenant_ids")
+        return None if tenants is None else [{"tenant_id": tenant} for tenant in tenants]
+
+    @property
+    def subject(self) -> str:
+        """What log lines of the tenant being read begin with."""
+        return f"Stream '{self.name}', tenant {self.tenant!r}"
+
+    def tenant_state(self, context: Context | None) -> dict[str, t.Any]:
+        """Return the state a tenant's sync resumes from and writes."""
+        where = self._state_name(context)
+        if context is None:
+            tenant = self.config["tenant_id"]
+            return single_tenant_state(self.stream_state, tenant, where, self.logger)
+        partition = self.get_context_state(context)
+        return partition_state(partition, self.stream_state, context["tenant_id"], where)
+
+    def check_bookmarks(self) -> None:
+        """Raise `StateError` unless every tenant's state can be resumed from."""
+        if self.name not in self.tap_state.get("bookmarks", {}):
+            return  # nothing to check, and no empty state is made for it
+        contexts: list[Context | None] = [None]
+        for context in self.partitions or contexts:
+            state = self.tenant_state(context)
+            read_bookmark(state, self._state_name(context), str(self.replication_key))
+
+    def _state_name(self, context: Context | None) -> str:
+        """How messages name a tenant's state."""
+        where = f"STATE for stream '{self.name}'"
+        return where if context is None else f"{where}, tenant {context['tenant_id']!r}"
 
 
 def single_tenant_state(

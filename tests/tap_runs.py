@@ -108,8 +108,8 @@ def strict_problems(messages: list[dict[str, t.Any]]) -> list[str]:
 
 
 def parse_messages(text: str) -> list[dict[str, t.Any]]:
-    """Parse Singer message lines."""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """Parse Singer message lines (ended by newlines only: a value may hold U+0085 or U+2028)."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def sync(

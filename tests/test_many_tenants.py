@@ -15,9 +15,12 @@ from tap_crescendo.fake_api.rows import generate_bot_rows
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
 from tests.scripted_server import http_answer, page_body, scripted_api
+from tests.tap_process import run_tap, tap_argv, tap_environment
 from tests.tap_runs import (
     API_KEY,
+    SPAN_END,
     SPAN_END_MS,
+    SPAN_START,
     SPAN_START_MS,
     kill_after_states,
     strict_problems,
@@ -35,6 +38,7 @@ Row = dict[str, t.Any]
 BOT = "bot_conversations"
 TENANTS = ["tenant-1", "tenant-2", "tenant-3", "tenant-4", "tenant-5"]
 HOUR_MS = 3_600_000
+LACKS = "rows with fields the schema lacks"
 
 
 def tenant_rows(tenants: list[str], count: int = 40) -> dict[str, list[Row]]:
@@ -131,16 +135,17 @@ def test_each_tenant_keeps_its_own_bookmark_and_the_next_run_resumes_each_from_i
 def test_progress_and_summary_lines_name_the_tenant(logs: pytest.LogCaptureFixture) -> None:
     tenants = TENANTS[:2]
     rows = tenant_rows(tenants, count=10)
+    rows["tenant-1"][3] = {**rows["tenant-1"][3], "Sentiment": 0.4}  # a field the schema lacks
     fake = FakeCrescendo(api_keys={API_KEY: set(tenants)}, rows=rows)
     with fake.serve() as url:
         sync(many(url, tenants))
 
     summaries = [r.getMessage() for r in logs.records if " records from " in r.getMessage()]
-    assert [line.split(" windows in ")[0] for line in summaries] == [
-        f"Stream '{BOT}', tenant 'tenant-1': 10 records from 1",
-        f"Stream '{BOT}', tenant 'tenant-2': 10 records from 1",
-        "Stream 'voc_conversations', tenant 'tenant-1': 0 records from 1",
-        "Stream 'voc_conversations', tenant 'tenant-2': 0 records from 1",
+    assert [(line.split(" windows in ")[0], line.split("; ")[-1]) for line in summaries] == [
+        (f"Stream '{BOT}', tenant 'tenant-1': 10 records from 1", f"1 {LACKS}"),
+        (f"Stream '{BOT}', tenant 'tenant-2': 10 records from 1", f"0 {LACKS}"),
+        ("Stream 'voc_conversations', tenant 'tenant-1': 0 records from 1", f"0 {LACKS}"),
+        ("Stream 'voc_conversations', tenant 'tenant-2': 0 records from 1", f"0 {LACKS}"),
     ]
 
 
@@ -436,3 +441,23 @@ def test_a_run_killed_in_the_second_tenant_resumes_without_reading_the_first_aga
         for day in range(SPAN_START_MS, SPAN_END_MS, 24 * HOUR_MS)
     )
     assert len(killed_ids & again["tenant-2"]) <= per_window
+
+
+@pytest.mark.slow
+def test_tenant_ids_from_the_environment_are_a_json_list(tmp_path: Path) -> None:
+    tenants = ["tenant-1", "tenant-2"]
+    rows = tenant_rows(tenants, count=5)
+    fake = FakeCrescendo(api_keys={API_KEY: set(tenants)}, rows=rows)
+    with fake.serve() as url:
+        environment = tap_environment(
+            TAP_CRESCENDO_API_KEY=API_KEY,
+            TAP_CRESCENDO_API_URL=url,
+            TAP_CRESCENDO_TENANT_IDS=json.dumps(tenants),
+            TAP_CRESCENDO_START_DATE=SPAN_START,
+            TAP_CRESCENDO_END_DATE=SPAN_END,
+        )
+        command = run_tap(tap_argv(tmp_path, None, "--config", "ENV"), environment)
+
+    assert command.returncode == 0, command.stderr[-3000:]
+    found = {m["record"]["ID"] for m in command.messages if m["type"] == "RECORD"}
+    assert found == {row["ID"] for tenant in tenants for row in rows[tenant]}
