@@ -12,7 +12,6 @@ import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_crescendo.batch_delivery import BatchDelivery
-from tap_crescendo.bookmarks import read_bookmark
 from tap_crescendo.client import CrescendoStream
 from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.errors import APIError, CursorRejected, StateError
@@ -66,8 +65,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
         """
         self.tenant = self.config["tenant_id"] if context is None else context["tenant_id"]
         undocumented_before = self.undocumented.rows  # of the tenants read before
-        state = self.tenant_state(context)
-        bookmark = read_bookmark(state, self._state_name(context), self.replication_key_name)
+        state, bookmark = self.resume_point(context)
         start_ms, end_ms = self.sync_span(bookmark)
         bookmark_ms = to_epoch_ms(bookmark) if bookmark else None
         windows = [WindowProgress(w) for w in split_span(start_ms, end_ms, self.window_size_ms)]

@@ -23,6 +23,7 @@ else:
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Mapping
+    from datetime import datetime
 
     from singer_sdk.helpers.types import Context
 
@@ -84,14 +85,18 @@ class TenantPartitions(Stream):
         partition = self.get_context_state(context)
         return partition_state(partition, self.stream_state, context["tenant_id"], where)
 
+    def resume_point(self, context: Context | None) -> tuple[dict[str, t.Any], datetime | None]:
+        """Return a tenant's state and its bookmark; `StateError` if it cannot be resumed from."""
+        state = self.tenant_state(context)
+        return state, read_bookmark(state, self._state_name(context), str(self.replication_key))
+
     def check_bookmarks(self) -> None:
         """Raise `StateError` unless every tenant's state can be resumed from."""
         if self.name not in self.tap_state.get("bookmarks", {}):
             return  # nothing to check, and no empty state is made for it
         contexts: list[Context | None] = [None]
         for context in self.partitions or contexts:
-            state = self.tenant_state(context)
-            read_bookmark(state, self._state_name(context), str(self.replication_key))
+            self.resume_point(context)
 
     def _state_name(self, context: Context | None) -> str:
         """How messages name a tenant's state."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import typing as t
 
 import pytest
@@ -239,7 +238,11 @@ def test_a_row_of_another_tenant_stops_the_run_and_nothing_of_its_page_is_extrac
 def test_rows_that_name_no_tenant_are_extracted() -> None:
     rows = tenant_rows(["tenant-1"], count=4)["tenant-1"]
     rows[1] = {**rows[1], "TenantID": None}
-    voc = [{"ID": "v-1", "Datetime": "2026-10-02T10:00:00Z"}]  # VOC rows may lack TenantID
+    voc = [  # VOC rows may lack TenantID
+        {"ID": "v-1", "Datetime": "2026-10-02T10:00:00Z"},
+        {"ID": "v-2", "TenantID": None, "Datetime": "2026-10-02T11:00:00Z"},
+        {"ID": "v-3", "TenantID": "tenant-1", "Datetime": "2026-10-02T12:00:00Z"},
+    ]
     fake = FakeCrescendo(
         api_keys={API_KEY: {"tenant-1"}}, rows={"tenant-1": rows}, voc_rows={"tenant-1": voc}
     )
@@ -249,7 +252,7 @@ def test_rows_that_name_no_tenant_are_extracted() -> None:
     assert result.error is None
     assert sorted(r["ID"] for r in bot_records(result)) == sorted(row["ID"] for row in rows)
     voc_records = [m for m in result.messages if m["type"] == "RECORD" and m["stream"] != BOT]
-    assert [m["record"]["ID"] for m in voc_records] == ["v-1"]
+    assert [m["record"]["ID"] for m in voc_records] == ["v-1", "v-2", "v-3"]
 
 
 def test_a_bookmark_of_tenant_id_moves_to_its_tenant_under_tenant_ids_and_back() -> None:
@@ -285,6 +288,58 @@ def test_a_bookmark_of_tenant_id_moves_to_its_tenant_under_tenant_ids_and_back()
         "tenant_id": "tenant-2",
         "partitions": [partition("tenant-1", newest(rows["tenant-1"]))],
     }
+
+
+def test_back_to_tenant_id_the_last_partition_moves_up_and_no_partition_list_is_left() -> None:
+    rows = tenant_rows(["tenant-1"])
+    state = {"bookmarks": {BOT: {"partitions": [partition("tenant-1", newest(rows["tenant-1"]))]}}}
+    fake = FakeCrescendo(api_keys={API_KEY: set(rows)}, rows=rows)
+    with fake.serve() as url:
+        result = sync(tap_config(url, tenant_id="tenant-1", window_size_hours=240), state)
+
+    assert first_froms(fake) == [("tenant-1", ms(newest(rows["tenant-1"])) - HOUR_MS)]
+    assert result.states[-1]["bookmarks"][BOT] == {
+        "replication_key": "DatetimeUTC",
+        "replication_key_value": newest(rows["tenant-1"]),
+        "tenant_id": "tenant-1",
+    }
+
+
+@pytest.mark.parametrize("setting", ["tenant_id", "tenant_ids"])
+def test_a_tenant_s_own_bookmark_wins_over_the_one_the_other_setting_left(setting: str) -> None:
+    own, other = "2026-10-08T00:00:00Z", "2026-10-04T00:00:00Z"
+    if setting == "tenant_id":
+        stream_state = {
+            **partition("tenant-1", own),
+            "tenant_id": "tenant-1",
+            "partitions": [partition("tenant-1", other)],
+        }
+        del stream_state["context"]
+    else:  # a bookmark of `tenant_id` that names no tenant is not looked at either
+        stream_state = {**partition("tenant-1", other), "partitions": [partition("tenant-1", own)]}
+        del stream_state["context"]
+    fake = FakeCrescendo(api_keys={API_KEY: {"tenant-1"}}, rows={})
+    with fake.serve() as url:
+        config = many(url, ["tenant-1"])
+        if setting == "tenant_id":
+            config = tap_config(url, tenant_id="tenant-1", window_size_hours=240)
+        result = sync(config, {"bookmarks": {BOT: stream_state}})
+
+    assert result.error is None
+    assert first_froms(fake) == [("tenant-1", ms(own) - HOUR_MS)]
+
+
+def test_a_partition_s_loaded_files_that_cannot_be_read_name_its_tenant(tmp_path: Path) -> None:
+    stream_state = {"partitions": [{"context": {"tenant_id": "tenant-2"}, "batch_runs": [1]}]}
+    fake = FakeCrescendo(api_keys={API_KEY: {"tenant-2"}}, rows={})
+    with fake.serve() as url:
+        config = many(url, ["tenant-2"], batch_config=batch_config(tmp_path, size=20))
+        result = sync(config, {"bookmarks": {BOT: stream_state}})
+
+    assert result.error == (
+        f"STATE for stream '{BOT}', tenant 'tenant-2': batch_runs must map file stems to counts "
+        "of files, got [1]"
+    )
 
 
 def test_the_bookmark_of_another_tenant_is_not_taken_for_this_one(
@@ -402,6 +457,24 @@ def test_batch_files_of_two_tenants_hold_their_rows_and_each_state_its_files(
     assert {path.as_uri() for path in (tmp_path / "crescendo").iterdir()} == uris(two)
 
 
+def test_a_file_a_tenant_wrote_after_its_last_checkpoint_is_in_the_state_before_the_next(
+    tmp_path: Path,
+) -> None:
+    rows = tenant_rows(["tenant-1"])
+    # Resumed at its newest row: the lookback is read again and moves no bookmark.
+    state = {"bookmarks": {BOT: {"partitions": [partition("tenant-1", newest(rows["tenant-1"]))]}}}
+    fake = FakeCrescendo(api_keys={API_KEY: {"tenant-1"}}, rows=rows)
+    with fake.serve() as url:
+        config = many(url, ["tenant-1", "tenant-2"], batch_config=batch_config(tmp_path, size=20))
+        result = sync(config, state)
+
+    assert result.error is not None
+    assert "may not read tenant 'tenant-2'" in result.error
+    assert announced_runs(result.messages)
+    (first, _) = result.states[-1]["bookmarks"][BOT]["partitions"]
+    assert first["batch_runs"] == announced_runs(result.messages)
+
+
 @pytest.mark.slow
 def test_a_run_killed_in_the_second_tenant_resumes_without_reading_the_first_again(
     tmp_path: Path,
@@ -412,11 +485,8 @@ def test_a_run_killed_in_the_second_tenant_resumes_without_reading_the_first_aga
     config = many("", tenants, page_size=50, window_size_hours=24, lookback_window_minutes=0)
     with fake.serve() as url:
         config["api_url"] = url
-        config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(config))
-        argv = [sys.executable, "-m", "tap_crescendo", "--config", str(config_file)]
         # Ten windows of the first tenant, then three of the second.
-        returncode, killed = kill_after_states(argv, 13)
+        returncode, killed = kill_after_states(tap_argv(tmp_path, config), 13)
         last_state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
         fake.reset_requests()
         resumed = sync(config, last_state)
