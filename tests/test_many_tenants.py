@@ -8,6 +8,7 @@ import typing as t
 
 import pytest
 
+from tap_crescendo.connection_check import check_connection
 from tap_crescendo.errors import ConfigError, StateError
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.fake_api.rows import generate_bot_rows
@@ -31,6 +32,7 @@ from tests.test_batch_mode import announced_runs, batch_config, file_rows, uris
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+    from tap_crescendo.incremental import IncrementalExport
     from tests.tap_runs import Sync
 
 Row = dict[str, t.Any]
@@ -148,6 +150,24 @@ def test_progress_and_summary_lines_name_the_tenant(logs: pytest.LogCaptureFixtu
     ]
 
 
+@pytest.mark.parametrize(
+    "tenants",
+    [pytest.param(["tenant-2", "tenant-1"], id="tenant_ids"), pytest.param(None, id="tenant_id")],
+)
+def test_the_connection_check_asks_each_tenant_once(tenants: list[str] | None) -> None:
+    fake = FakeCrescendo(api_keys={API_KEY: set(TENANTS)}, rows=tenant_rows(TENANTS[:2]))
+    with fake.serve() as url:
+        config = many(url, tenants) if tenants else tap_config(url, tenant_id="tenant-1")
+        stream = t.cast("IncrementalExport", TapCrescendo(config=config).streams[BOT])
+        lines = list(check_connection(stream))
+
+    asked = [r.path.split("/")[5] for r in fake.requests]
+    assert asked == (tenants or ["tenant-1"])
+    assert [line.split(":")[0] for line in lines] == [
+        f"Stream '{BOT}', tenant '{tenant}'" for tenant in asked
+    ]
+
+
 def test_a_tenant_the_key_may_not_read_stops_the_run_after_the_state_of_those_before() -> None:
     rows = tenant_rows(TENANTS)
     allowed = set(TENANTS) - {"tenant-3"}
@@ -238,7 +258,7 @@ def test_a_row_of_another_tenant_stops_the_run_and_nothing_of_its_page_is_extrac
 def test_rows_that_name_no_tenant_are_extracted() -> None:
     rows = tenant_rows(["tenant-1"], count=4)["tenant-1"]
     rows[1] = {**rows[1], "TenantID": None}
-    voc = [  # VOC rows may lack TenantID
+    voc: list[Row] = [  # VOC rows may lack TenantID
         {"ID": "v-1", "Datetime": "2026-10-02T10:00:00Z"},
         {"ID": "v-2", "TenantID": None, "Datetime": "2026-10-02T11:00:00Z"},
         {"ID": "v-3", "TenantID": "tenant-1", "Datetime": "2026-10-02T12:00:00Z"},
