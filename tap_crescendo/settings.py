@@ -71,3 +71,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_tenant_settings(config: Mapping[str, t.Any]) -> None:
+    """Raise `ConfigError` unless exactly one of `tenant_id` and `tenant_ids` names tenants."""
+    single, many = config.get("tenant_id"), config.get("tenant_ids")
+    if (single is None) == (many is None):
+        problem = "not both" if single is not None else "neither is set"
+        msg = f"Set `tenant_id` (one tenant) or `tenant_ids` (a list of tenants): {problem}"
+        raise ConfigError(msg)
+    if many is None:
+        return
+    if not many:
+        raise ConfigError("Setting `tenant_ids` must list at least one tenant")
+    for index, tenant in enumerate(many):
+        if tenant in many[:index]:
+            msg = f"Setting `tenant_ids` lists tenant {tenant!r} twice"
+            raise ConfigError(msg)
+
+
+def tenants_of(config: Mapping[str, t.Any]) -> list[str]:
+    """The tenants a run reads, in order."""
+    return list(config.get("tenant_ids") or [config["tenant_id"]])
+
+
+def tenant_setting(config: Mapping[str, t.Any]) -> str:
+    """The name of the setting that lists the run's tenants, for messages."""
+    return "tenant_id" if config.get("tenant_ids") is None else "tenant_ids"

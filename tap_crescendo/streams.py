@@ -6,7 +6,7 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_crescendo.incremental import IncrementalExport
+from tap_crescendo.sync.export import IncrementalExport
 
 
 def _text(name: str, **kwargs: t.Any) -> th.Property[t.Any]:

@@ -9,16 +9,15 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_crescendo.bookmarks import check_state_shape
-from tap_crescendo.command import CommandLine
+from tap_crescendo.api.network import check_ca_bundle
+from tap_crescendo.api.redaction import hide_key
+from tap_crescendo.cli.command import CommandLine
+from tap_crescendo.cli.map_settings import check_map_settings
 from tap_crescendo.errors import ConfigError
-from tap_crescendo.map_settings import check_map_settings
-from tap_crescendo.network import check_ca_bundle
-from tap_crescendo.redaction import hide_key
-from tap_crescendo.settings import RANGE_SPANS, check_settings
+from tap_crescendo.output.writer import StateFlushingWriter
+from tap_crescendo.settings import RANGE_SPANS, check_settings, check_tenant_settings
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
-from tap_crescendo.tenants import check_tenant_settings
-from tap_crescendo.writer import StateFlushingWriter
+from tap_crescendo.sync.bookmarks import check_state_shape
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -28,7 +27,7 @@ else:
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 STREAM_TYPES: list[type[IncrementalExport]] = [BotConversationsStream, VocConversationsStream]
 

@@ -17,16 +17,16 @@ import pytest
 from fsspec.registry import _registry as fsspec_protocols
 from singer_sdk import Stream
 
-from tap_crescendo import parquet_rows
-from tap_crescendo.batch_files import (
+from tap_crescendo.errors import ConfigError
+from tap_crescendo.fake_api import generate_bot_rows
+from tap_crescendo.output import parquet_rows
+from tap_crescendo.output.batch_writer import (
     CHUNK_BYTES,
     BatchFile,
     BatchFileWriter,
     BatchSettings,
     run_files,
 )
-from tap_crescendo.errors import ConfigError
-from tap_crescendo.fake_api import generate_bot_rows
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.tap import TapCrescendo
 from tests.s3_server import objects
@@ -360,7 +360,7 @@ def test_parquet_without_pyarrow_is_refused_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` fails
-    monkeypatch.delitem(sys.modules, "tap_crescendo.parquet_rows", raising=False)
+    monkeypatch.delitem(sys.modules, "tap_crescendo.output.parquet_rows", raising=False)
     settings = sdk_batch_config(str(tmp_path), encoding_format="parquet")
 
     with pytest.raises(ConfigError) as error:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_crescendo.bookmarks import check_state_shape, read_bookmark
 from tap_crescendo.errors import StateError
+from tap_crescendo.sync.bookmarks import check_state_shape, read_bookmark
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 STREAM = "bot_conversations"

@@ -8,7 +8,7 @@ import typing as t
 
 import pytest
 
-from tap_crescendo.cli_inputs import check_environment
+from tap_crescendo.cli.inputs import check_environment
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.tap import TapCrescendo
 from tests.tap_process import error_lines, run_tap, tap_argv, tap_environment

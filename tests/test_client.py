@@ -10,9 +10,9 @@ import requests
 import trustme
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_crescendo.api.network import TRUST_ADVICE
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound, TenantRefused
 from tap_crescendo.fake_api import FakeCrescendo
-from tap_crescendo.network import TRUST_ADVICE
 from tap_crescendo.tap import TapCrescendo
 from tests.forward_proxy import forward_proxy
 from tests.local_servers import free_port
@@ -21,7 +21,7 @@ from tests.tls_fake import serve_tls
 
 if t.TYPE_CHECKING:
     from tap_crescendo.fake_api.exchange import Answer, ApiRequest
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 BASE = "https://platform.crescendo.ai"
 EXPORT = f"{BASE}/api/v1/reporting/tenants/tenant-alpha/botconv"

@@ -8,8 +8,13 @@ import typing as t
 import msgspec
 import pytest
 
-from tap_crescendo.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.fake_api import generate_bot_rows
+from tap_crescendo.records.contract import (
+    QUOTE_LIMIT,
+    FieldMismatch,
+    RecordContract,
+    UndocumentedFields,
+)
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tests.scripted_server import page_body
 

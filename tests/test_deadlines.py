@@ -6,7 +6,7 @@ import threading
 import time
 import typing as t
 
-from tap_crescendo.deadlines import Deadlines
+from tap_crescendo.api.deadlines import Deadlines
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,7 +11,7 @@ from tap_crescendo.tap import TapCrescendo
 from tests.tap_runs import API_KEY, SPAN_START_MS, TENANT, sync, tap_config
 
 if t.TYPE_CHECKING:
-    from tap_crescendo.client import CrescendoStream
+    from tap_crescendo.api.client import CrescendoStream
 
 DAY_MS = 86_400_000
 WORKERS = 8

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from tap_crescendo.api.retries import RetryPolicy
 from tap_crescendo.fake_api.rows import utc_text
-from tap_crescendo.retries import RetryPolicy
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
 from tests.echo_server import echo_api
 from tests.fuzzed_window import (

@@ -15,11 +15,11 @@ import msgspec
 import pytest
 import requests
 
-from tap_crescendo.client import CrescendoStream
+from tap_crescendo.api.client import CrescendoStream
+from tap_crescendo.api.pagination import Cursor, Page
+from tap_crescendo.api.retries import MAX_WAIT_SECONDS, RetryPolicy
 from tap_crescendo.errors import APIError
 from tap_crescendo.fake_api import generate_bot_rows
-from tap_crescendo.pagination import Cursor, Page
-from tap_crescendo.retries import MAX_WAIT_SECONDS, RetryPolicy
 from tap_crescendo.tap import TapCrescendo
 from tests.scripted_server import SILENT, Trickle, http_answer, page_body, scripted_api
 from tests.tap_runs import (
@@ -36,7 +36,7 @@ from tests.tap_runs import (
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 BOT = "/api/v1/reporting/tenants/tenant-alpha/botconv"
 FIRST = f"GET {BOT}?from={SPAN_START_MS}&to={SPAN_END_MS}&limit=40"

@@ -7,7 +7,7 @@ import typing as t
 
 import pytest
 
-from tap_crescendo.retries import RetryPolicy
+from tap_crescendo.api.retries import RetryPolicy
 from tests.echo_server import Asked, Reply, echo_api, envelope, page
 from tests.scripted_server import scripted_api
 from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, run_command, sync, tap_config

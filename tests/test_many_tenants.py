@@ -8,7 +8,7 @@ import typing as t
 
 import pytest
 
-from tap_crescendo.connection_check import check_connection
+from tap_crescendo.cli.connection_check import check_connection
 from tap_crescendo.errors import ConfigError, StateError
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.fake_api.rows import generate_bot_rows
@@ -32,7 +32,7 @@ from tests.test_batch_mode import announced_runs, batch_config, file_rows, uris
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
     from tests.tap_runs import Sync
 
 Row = dict[str, t.Any]

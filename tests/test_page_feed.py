@@ -8,24 +8,24 @@ import typing as t
 
 import pytest
 
-from tap_crescendo import page_feed
-from tap_crescendo.page_feed import (
+from tap_crescendo.stopping import StopRequested, StopSwitch
+from tap_crescendo.sync import page_feed
+from tap_crescendo.sync.page_feed import (
     Handoff,
     PageArrived,
     PageFeed,
     WindowDone,
     WindowRestarted,
 )
-from tap_crescendo.stopping import StopRequested, StopSwitch
-from tap_crescendo.windows import Window
+from tap_crescendo.sync.windows import Window
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     import requests
 
-    from tap_crescendo.page_feed import FeedEvent, WindowEvent
-    from tap_crescendo.pagination import Page
+    from tap_crescendo.api.pagination import Page
+    from tap_crescendo.sync.page_feed import FeedEvent, WindowEvent
 
 DAYS = [Window(day * 10, day * 10 + 10) for day in range(4)]
 

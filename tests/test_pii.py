@@ -11,9 +11,9 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 import yaml
 
+from tap_crescendo.cli.map_settings import check_map_settings, config_reads
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
-from tap_crescendo.map_settings import check_map_settings, config_reads
 from tap_crescendo.tap import TapCrescendo
 from tests.local_servers import REPO
 from tests.tap_process import error_lines, run_tap, tap_argv

@@ -9,7 +9,7 @@ import typing as t
 
 import pytest
 
-from tap_crescendo.progress import SyncProgress, describe
+from tap_crescendo.sync.progress import SyncProgress, describe
 from tests.tap_runs import sync, tap_config
 
 if t.TYPE_CHECKING:

@@ -12,13 +12,13 @@ import pytest
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_crescendo.contract import RecordContract
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
+from tap_crescendo.output.writer import StateFlushingWriter
+from tap_crescendo.records.contract import RecordContract
 from tap_crescendo.streams import BotConversationsStream
+from tap_crescendo.sync.windows import DeliveredIds, Window, WindowProgress
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import DeliveredIds, Window, WindowProgress
-from tap_crescendo.writer import StateFlushingWriter
 from tests.scripted_server import page_body
 from tests.tap_runs import (
     API_KEY,
@@ -33,7 +33,7 @@ from tests.tap_runs import (
 if t.TYPE_CHECKING:
     import requests
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 RECORD = {
     "ID": "c-1",

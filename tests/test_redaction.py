@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tap_crescendo.redaction import KeyMask, escaped, hide_key, masked, quoted
+from tap_crescendo.api.redaction import KeyMask, escaped, hide_key, masked, quoted
 
 KEY = "k3y/with+special=chars"
 

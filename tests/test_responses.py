@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from tap_crescendo.responses import retry_after_seconds
+from tap_crescendo.api.responses import retry_after_seconds
 
 NOW = datetime(2026, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
 

@@ -9,8 +9,8 @@ import typing as t
 
 import pytest
 
+from tap_crescendo.api.retries import RetryPolicy
 from tap_crescendo.fake_api import MALFORMED_KINDS, TRANSIENT_FAULTS
-from tap_crescendo.retries import RetryPolicy
 from tests.tap_runs import API_KEY, run_command, sync, tap_config
 
 if t.TYPE_CHECKING:

@@ -10,13 +10,13 @@ import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_crescendo import retries
-from tap_crescendo.retries import MAX_WAIT_SECONDS, SharedPause
+from tap_crescendo.api import retries
+from tap_crescendo.api.retries import MAX_WAIT_SECONDS, SharedPause
 from tap_crescendo.tap import TapCrescendo
 from tests.tap_runs import tap_config
 
 if t.TYPE_CHECKING:
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 
 class Clock:

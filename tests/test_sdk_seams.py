@@ -1,6 +1,6 @@
 """Fails when the SDK changes a method the tap's private overrides rely on.
 
-`tap_crescendo/sdk_seams.py` replaces `Stream._sync_records` (records written a page at a
+`tap_crescendo/output/sdk_seams.py` replaces `Stream._sync_records` (records written a page at a
 time, then `_finalize_state` as the SDK's loop calls it) and `Stream._write_record_message` (RECORD
 lines written straight from the record, as `_generate_record_messages` and
 `RecordMessage.to_dict` would make them). The windows call `finalize_state_progress_markers`

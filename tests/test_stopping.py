@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 import pytest
 from singer_sdk.singerlib import StateMessage
 
-from tap_crescendo import writer
 from tap_crescendo.fake_api import FakeCrescendo
+from tap_crescendo.output import writer
+from tap_crescendo.output.writer import TARGET_GONE, StateFlushingWriter
 from tap_crescendo.stopping import StopRequested, StopSwitch, signal_handlers_kept
-from tap_crescendo.writer import TARGET_GONE, StateFlushingWriter
 from tests.tap_process import error_lines, start_tap, tap_argv
 from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, parse_messages, tap_config
 

@@ -6,7 +6,7 @@ import dataclasses
 import typing as t
 
 from tap_crescendo.fake_api import FakeCrescendo
-from tap_crescendo.progress import SyncProgress
+from tap_crescendo.sync.progress import SyncProgress
 from tap_crescendo.timestamps import format_epoch_ms
 from tests.tap_runs import API_KEY, SPAN_START_MS, TENANT, sync, tap_config
 

@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
-from tap_crescendo.page_feed import PageArrived, PageFeed, WindowDone
 from tap_crescendo.stopping import StopRequested
+from tap_crescendo.sync.page_feed import PageArrived, PageFeed, WindowDone
+from tap_crescendo.sync.windows import Window, WindowProgress, later, newest_start
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import Window, WindowProgress, later, newest_start
 from tests.tap_runs import (
     API_KEY,
     SPAN_END_MS,
@@ -37,10 +37,10 @@ if t.TYPE_CHECKING:
 
     import requests
 
+    from tap_crescendo.api.pagination import Page
     from tap_crescendo.fake_api import RecordedRequest
-    from tap_crescendo.incremental import IncrementalExport
-    from tap_crescendo.page_feed import WindowEvent
-    from tap_crescendo.pagination import Page
+    from tap_crescendo.sync.export import IncrementalExport
+    from tap_crescendo.sync.page_feed import WindowEvent
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_crescendo.windows import CompletedPrefix, Window, split_span
+from tap_crescendo.sync.windows import CompletedPrefix, Window, split_span
 
 DAY_MS = 86_400_000
 START_MS = 1_790_812_800_000  # 2026-10-01T00:00:00Z

@@ -11,9 +11,9 @@ import pytest
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
-from tap_crescendo import writer as writer_module
+from tap_crescendo.output import writer as writer_module
+from tap_crescendo.output.writer import CHUNK_BYTES, TARGET_GONE, StateFlushingWriter
 from tap_crescendo.stopping import StopRequested, StopSwitch
-from tap_crescendo.writer import CHUNK_BYTES, TARGET_GONE, StateFlushingWriter
 
 if t.TYPE_CHECKING:
     from pathlib import Path

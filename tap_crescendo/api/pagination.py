@@ -8,8 +8,8 @@ import typing as t
 import msgspec
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_crescendo.api.redaction import masked, quoted
 from tap_crescendo.errors import APIError
-from tap_crescendo.redaction import masked, quoted
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -15,14 +15,14 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import PageContext
 
+from tap_crescendo.api.network import send_options, tls_failure
+from tap_crescendo.api.pagination import CursorPaginator
+from tap_crescendo.api.redaction import masked, quoted
+from tap_crescendo.api.responses import MAX_BODY_BYTES, describe_error, read_body
+from tap_crescendo.api.retries import RetryPolicy
 from tap_crescendo.errors import APIError, CursorRejected, PathNotFound, TenantRefused
-from tap_crescendo.network import send_options, tls_failure
-from tap_crescendo.pagination import CursorPaginator
-from tap_crescendo.redaction import masked, quoted
-from tap_crescendo.responses import MAX_BODY_BYTES, describe_error, read_body
-from tap_crescendo.retries import RetryPolicy
+from tap_crescendo.settings import tenant_setting
 from tap_crescendo.stopping import STOP
-from tap_crescendo.tenants import tenant_setting
 
 if sys.version_info >= (3, 12):
     from typing import override

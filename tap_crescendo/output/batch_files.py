@@ -15,14 +15,14 @@ import typing as t
 
 from fsspec.core import url_to_fs
 
-from tap_crescendo.batch_files import BatchFileWriter, run_files
+from tap_crescendo.output.batch_writer import BatchFileWriter, run_files
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     import msgspec
 
-    from tap_crescendo.batch_files import BatchFile, BatchSettings
+    from tap_crescendo.output.batch_writer import BatchFile, BatchSettings
 
 
 class BatchDelivery:

@@ -11,19 +11,19 @@ from operator import attrgetter, itemgetter
 import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_crescendo.batch_delivery import BatchDelivery
-from tap_crescendo.client import CrescendoStream
-from tap_crescendo.contract import FieldMismatch, RecordContract, UndocumentedFields
+from tap_crescendo.api.client import CrescendoStream
+from tap_crescendo.api.pagination import CursorPaginator, out_of_contract, split_rows
+from tap_crescendo.api.redaction import masked, quoted
 from tap_crescendo.errors import APIError, CursorRejected, StateError
-from tap_crescendo.page_feed import PageArrived, PageFeed, WindowRestarted
-from tap_crescendo.pagination import CursorPaginator, out_of_contract, split_rows
-from tap_crescendo.progress import SyncProgress
-from tap_crescendo.redaction import masked, quoted
-from tap_crescendo.sdk_seams import LeanRecordStream
+from tap_crescendo.output.batch_files import BatchDelivery
+from tap_crescendo.output.sdk_seams import LeanRecordStream
+from tap_crescendo.records.contract import FieldMismatch, RecordContract, UndocumentedFields
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
-from tap_crescendo.tenants import TenantPartitions
+from tap_crescendo.sync.page_feed import PageArrived, PageFeed, WindowRestarted
+from tap_crescendo.sync.progress import SyncProgress
+from tap_crescendo.sync.tenants import TenantPartitions
+from tap_crescendo.sync.windows import WindowProgress, later, newest_start, split_span
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
-from tap_crescendo.windows import WindowProgress, later, newest_start, split_span
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -36,11 +36,11 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_crescendo.batch_files import BatchFile
-    from tap_crescendo.page_feed import WindowEvent
-    from tap_crescendo.pagination import Page
-    from tap_crescendo.windows import Window
-    from tap_crescendo.writer import StateFlushingWriter
+    from tap_crescendo.api.pagination import Page
+    from tap_crescendo.output.batch_writer import BatchFile
+    from tap_crescendo.output.writer import StateFlushingWriter
+    from tap_crescendo.sync.page_feed import WindowEvent
+    from tap_crescendo.sync.windows import Window
 
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000

@@ -14,9 +14,9 @@ import msgspec
 import requests
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-from tap_crescendo.deadlines import DEADLINES
+from tap_crescendo.api.deadlines import DEADLINES
+from tap_crescendo.api.redaction import escaped, masked, quoted
 from tap_crescendo.errors import APIError
-from tap_crescendo.redaction import escaped, masked, quoted
 
 if t.TYPE_CHECKING:
     from urllib3 import HTTPResponse

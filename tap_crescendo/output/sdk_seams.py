@@ -15,7 +15,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.core import Stream
 
-from tap_crescendo.writer import StateFlushingWriter
+from tap_crescendo.output.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers import types
 
-    from tap_crescendo.batch_delivery import BatchDelivery
+    from tap_crescendo.output.batch_files import BatchDelivery
 
 NO_CONFORMANCE = TypeConformanceLevel.NONE
 

@@ -21,7 +21,7 @@ from operator import attrgetter
 
 import msgspec
 
-from tap_crescendo.pagination import Page
+from tap_crescendo.api.pagination import Page
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping

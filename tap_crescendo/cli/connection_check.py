@@ -13,9 +13,9 @@ import sys
 import time
 import typing as t
 
-from tap_crescendo.pagination import decode_page
+from tap_crescendo.api.pagination import decode_page
+from tap_crescendo.settings import tenants_of
 from tap_crescendo.stopping import POLL_SECONDS, STOP
-from tap_crescendo.tenants import tenants_of
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Tap
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 #: How long the tap waits, once it has answered `meltano config test`, for Meltano to stop it.
 MELTANO_STOP_SECONDS = 30

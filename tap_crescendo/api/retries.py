@@ -12,8 +12,8 @@ import typing as t
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_crescendo.redaction import quoted
-from tap_crescendo.responses import retry_after_seconds
+from tap_crescendo.api.redaction import quoted
+from tap_crescendo.api.responses import retry_after_seconds
 
 if sys.version_info >= (3, 12):
     from typing import override

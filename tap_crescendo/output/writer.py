@@ -24,7 +24,7 @@ if t.TYPE_CHECKING:
     import msgspec
     from singer_sdk.singerlib.encoding.simple import Message
 
-    from tap_crescendo.batch_files import BatchFile
+    from tap_crescendo.output.batch_writer import BatchFile
 
 
 #: Lines are gathered into writes of about this many bytes.

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tap_crescendo.stopping import POLL_SECONDS, STOP, StopRequested
-from tap_crescendo.windows import CompletedPrefix
+from tap_crescendo.sync.windows import CompletedPrefix
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +21,8 @@ if t.TYPE_CHECKING:
 
     import requests
 
-    from tap_crescendo.pagination import Page
-    from tap_crescendo.windows import Window
+    from tap_crescendo.api.pagination import Page
+    from tap_crescendo.sync.windows import Window
 
 T = t.TypeVar("T")
 

@@ -10,14 +10,14 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_crescendo.cli_inputs import JsonObjectFile, check_environment, read_json_object
-from tap_crescendo.connection_check import (
+from tap_crescendo.cli.connection_check import (
     answer_meltano_config_test,
     check_connection,
     under_meltano_config_test,
 )
+from tap_crescendo.cli.inputs import JsonObjectFile, check_environment, read_json_object
+from tap_crescendo.output.writer import StateFlushingWriter
 from tap_crescendo.stopping import STOP, signal_handlers_kept
-from tap_crescendo.writer import StateFlushingWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -27,7 +27,7 @@ else:
 if t.TYPE_CHECKING:
     import click
 
-    from tap_crescendo.incremental import IncrementalExport
+    from tap_crescendo.sync.export import IncrementalExport
 
 
 class CommandLine(Tap):

@@ -32,7 +32,7 @@ if t.TYPE_CHECKING:
     import io
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from tap_crescendo.parquet_rows import ParquetRows
+    from tap_crescendo.output.parquet_rows import ParquetRows
 
 #: Encoded lines are gathered into writes of about this many bytes.
 CHUNK_BYTES = 256 * 1024
@@ -305,7 +305,7 @@ def _encoding(encoding: BatchEncoding) -> tuple[str, str]:
 def _parquet_rows(schema: Mapping[str, t.Any], compression: str) -> ParquetRows:
     """The Parquet encoder of a stream; `ConfigError` when pyarrow is not installed."""
     try:
-        from tap_crescendo.parquet_rows import ParquetRows  # noqa: PLC0415 (the parquet extra's)
+        from tap_crescendo.output.parquet_rows import ParquetRows  # noqa: PLC0415 (the parquet extra's)
     except ImportError:
         msg = (
             "Setting `batch_config.encoding.format` is 'parquet': install the parquet extra: "

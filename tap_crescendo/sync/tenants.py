@@ -1,4 +1,4 @@
-"""Many tenants in one run: the settings that name them, and the state each resumes from.
+"""Many tenants in one run: the state each tenant resumes from, and how it moves between settings.
 
 With `tenant_id` the stream's state is the tenant's, as it always was, and names the tenant.
 With `tenant_ids` each tenant is a partition of each stream (`{"tenant_id": ...}`) with its
@@ -12,8 +12,8 @@ import typing as t
 
 from singer_sdk.streams.core import Stream
 
-from tap_crescendo.bookmarks import read_bookmark
-from tap_crescendo.errors import ConfigError, StateError
+from tap_crescendo.errors import StateError
+from tap_crescendo.sync.bookmarks import read_bookmark
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -22,40 +22,12 @@ else:
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
     from datetime import datetime
 
     from singer_sdk.helpers.types import Context
 
 #: What a tenant's state holds that moves with it from one setting to the other.
 TENANT_KEYS = ("replication_key", "replication_key_value", "batch_runs", "batch_files")
-
-
-def check_tenant_settings(config: Mapping[str, t.Any]) -> None:
-    """Raise `ConfigError` unless exactly one of `tenant_id` and `tenant_ids` names tenants."""
-    single, many = config.get("tenant_id"), config.get("tenant_ids")
-    if (single is None) == (many is None):
-        problem = "not both" if single is not None else "neither is set"
-        msg = f"Set `tenant_id` (one tenant) or `tenant_ids` (a list of tenants): {problem}"
-        raise ConfigError(msg)
-    if many is None:
-        return
-    if not many:
-        raise ConfigError("Setting `tenant_ids` must list at least one tenant")
-    for index, tenant in enumerate(many):
-        if tenant in many[:index]:
-            msg = f"Setting `tenant_ids` lists tenant {tenant!r} twice"
-            raise ConfigError(msg)
-
-
-def tenants_of(config: Mapping[str, t.Any]) -> list[str]:
-    """The tenants a run reads, in order."""
-    return list(config.get("tenant_ids") or [config["tenant_id"]])
-
-
-def tenant_setting(config: Mapping[str, t.Any]) -> str:
-    """The name of the setting that lists the run's tenants, for messages."""
-    return "tenant_id" if config.get("tenant_ids") is None else "tenant_ids"
 
 
 class TenantPartitions(Stream):
