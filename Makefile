@@ -28,10 +28,10 @@ test: $(BIN)/.installed
 	$(BIN)/pytest
 
 mutation: $(BIN)/.installed
-	$(BIN)/python mutation.py
+	$(BIN)/python scripts/mutation.py
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmark.py
+	$(BIN)/python scripts/benchmark.py
 
 # Pin every dependency of pyproject.toml (with the dev extra, and the build backend) for each
 # supported Python, 3.10 on; run it after changing a dependency there. Pins that still fit are

@@ -8,13 +8,13 @@ import typing as t
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT
+from tests.support.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
 #: The local S3 server's fixtures, `s3_endpoint` and `bucket`.
-pytest_plugins = ["tests.s3_server"]
+pytest_plugins = ["tests.support.s3_server"]
 
 
 @pytest.fixture

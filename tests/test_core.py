@@ -9,7 +9,7 @@ from singer_sdk.testing import TapTestRunner, get_tap_test_class
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.tap import TapCrescendo
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
+from tests.support.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,7 +10,7 @@ import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
 from tap_crescendo.timestamps import to_epoch_ms
-from tests.tap_runs import (
+from tests.support.tap_runs import (
     API_KEY,
     SPAN_END_MS,
     SPAN_START_MS,

@@ -15,9 +15,9 @@ from tap_crescendo.cli.map_settings import check_map_settings, config_reads
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.tap import TapCrescendo
-from tests.local_servers import REPO
-from tests.tap_process import error_lines, run_tap, tap_argv
-from tests.tap_runs import (
+from tests.support.local_servers import REPO
+from tests.support.tap_process import error_lines, run_tap, tap_argv
+from tests.support.tap_runs import (
     API_KEY,
     SPAN_END_MS,
     SPAN_START_MS,

@@ -21,13 +21,13 @@ from psycopg import sql
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.timestamps import from_epoch_ms, parse_timestamp, to_epoch_ms
-from tests.postgres import find_initdb, running_postgres
+from tests.support.postgres import find_initdb, running_postgres
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from decimal import Decimal
 
-    from tests.postgres import Postgres
+    from tests.support.postgres import Postgres
 
 Row: t.TypeAlias = dict[str, t.Any]
 

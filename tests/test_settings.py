@@ -10,7 +10,7 @@ import pytest
 
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.settings import check_api_url, check_settings, setting_timestamp
-from tests.tap_runs import sync, tap_config
+from tests.support.tap_runs import sync, tap_config
 
 
 @pytest.fixture

@@ -22,8 +22,15 @@ from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.output import writer
 from tap_crescendo.output.writer import TARGET_GONE, StateFlushingWriter
 from tap_crescendo.stopping import StopRequested, StopSwitch, signal_handlers_kept
-from tests.tap_process import error_lines, start_tap, tap_argv
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, parse_messages, tap_config
+from tests.support.tap_process import error_lines, start_tap, tap_argv
+from tests.support.tap_runs import (
+    API_KEY,
+    SPAN_END_MS,
+    SPAN_START_MS,
+    TENANT,
+    parse_messages,
+    tap_config,
+)
 
 if t.TYPE_CHECKING:
     from pathlib import Path

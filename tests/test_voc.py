@@ -10,7 +10,7 @@ import pytest
 from tap_crescendo.fake_api import FakeCrescendo, generate_voc_rows
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
-from tests.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, sync, tap_config
+from tests.support.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, sync, tap_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,6 +1,6 @@
 """The one place the tap overrides private methods of the Singer SDK.
 
-Checked against singer-sdk 0.54.x (see `pyproject.toml`); `tests/test_sdk_seams.py`
+Checked against singer-sdk 0.54.x (see `pyproject.toml`); `tests/output/test_sdk_seams.py`
 fails when the SDK changes the methods this relies on, so an upgrade is reviewed.
 """
 

@@ -12,7 +12,7 @@ import requests
 
 from tap_crescendo.fake_api.__main__ import main
 from tests.fake_api.client import TENANT, VOC_KEYS
-from tests.local_servers import REPO, free_port, wait_until_answering
+from tests.support.local_servers import REPO, free_port, wait_until_answering
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable

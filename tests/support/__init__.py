@@ -1,0 +1,1 @@
+"""Helpers the tests share: fake servers and ways to run the tap."""
