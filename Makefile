@@ -31,7 +31,7 @@ mutation: $(BIN)/.installed
 	$(BIN)/python scripts/mutation.py
 
 bench: $(BIN)/.installed
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python -m scripts.benchmark
 
 # Pin every dependency of pyproject.toml (with the dev extra, and the build backend) for each
 # supported Python, 3.10 on; run it after changing a dependency there. Pins that still fit are

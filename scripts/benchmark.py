@@ -1,8 +1,8 @@
 """Benchmark: the tap between a plain hand-written loop and a msgspec loop, over the fake API.
 
-    python scripts/benchmark.py                  # `make bench`: wall time and peak RSS, RECORD and BATCH
-    python scripts/benchmark.py --latency        # wall time with 50 ms and 200 ms per page
-    python scripts/benchmark.py --tenants        # 20 tenants: one run with tenant_ids, or 20 runs
+    python -m scripts.benchmark             # `make bench`: wall time and peak RSS, RECORD and BATCH
+    python -m scripts.benchmark --latency   # wall time with 50 ms and 200 ms per page
+    python -m scripts.benchmark --tenants   # 20 tenants: one run with tenant_ids, or 20 runs
 
 The fake (on 127.0.0.1) serves N bot conversations and N/2 VOC ones; the tap runs with
 default settings and a catalog that selects one stream, like the loops. Every contestant runs

@@ -1,7 +1,7 @@
 """Benchmark: `tap-crescendo | target-postgres` into a throwaway PostgreSQL, loader setups compared.
 
-    python scripts/benchmark_pipeline.py               # 100,000 bot rows, 3 alternating rounds
-    python scripts/benchmark_pipeline.py --rows 20000 --repeats 1
+    python -m scripts.benchmark_pipeline               # 100,000 bot rows, 3 alternating rounds
+    python -m scripts.benchmark_pipeline --rows 20000 --repeats 1
 
 The fake API (in its own process, as in benchmark.py) serves the rows; each run loads them
 into a fresh database of a PostgreSQL 15 started from the machine's `initdb` (as the tests
@@ -28,7 +28,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import benchmark_span, serve, tap_argv
+from scripts.benchmark import benchmark_span, serve, tap_argv
 from tests.support.postgres import Postgres, find_initdb, running_postgres
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,1 @@
+"""Scripts a maintainer runs: the benchmarks and mutation testing."""
