@@ -1,8 +1,12 @@
-"""The license the package declares is in the repository; a release needs its CHANGELOG entry."""
+"""The license the package declares is in the repository; a release needs its CHANGELOG entry.
+
+The README stays one page, and every relative link of the README and docs/ leads somewhere.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +20,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = metadata.metadata("tap-crescendo")
 VERSION = PACKAGE["Version"]
+#: The pages a reader follows links through: the README and everything in docs/.
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+README_MOST_LINES = 250
+FENCED_BLOCK = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+CODE_SPAN = re.compile(r"`[^`\n]*`")
+LINK_TARGET = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6} +(.+?) *$", re.MULTILINE)
 
 
 def release_check_script() -> str:
@@ -72,3 +83,59 @@ def test_a_release_needs_a_dated_changelog_section_for_its_tag(
     )
 
     assert (done.returncode == 0) is passes, done.stdout
+
+
+def prose(page: Path) -> str:
+    """A Markdown page without its fenced code blocks."""
+    return FENCED_BLOCK.sub("", page.read_text(encoding="utf-8"))
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of a page's links that stay in the repository."""
+    targets = LINK_TARGET.findall(CODE_SPAN.sub("", prose(page)))
+    return [target for target in targets if not re.match(r"[a-z][a-z0-9+.-]*:", target)]
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, - for spaces."""
+    found: set[str] = set()
+    for heading in HEADING.findall(prose(page)):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchor, repeat = slug, 0
+        while anchor in found:
+            repeat += 1
+            anchor = f"{slug}-{repeat}"
+        found.add(anchor)
+    return found
+
+
+def leads_somewhere(page: Path, target: str) -> bool:
+    """Tell whether a relative link of a page names a file that exists, and a heading of it."""
+    path, _, anchor = target.partition("#")
+    linked = (page.parent / path).resolve() if path else page
+    if not linked.exists():
+        return False
+    return not anchor or linked.suffix != ".md" or anchor in anchors(linked)
+
+
+def test_the_readme_is_one_page() -> None:
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+
+    assert len(lines) <= README_MOST_LINES
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.relative_to(REPO).as_posix() for page in PAGES])
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(page: Path) -> None:
+    broken = [target for target in relative_links(page) if not leads_somewhere(page, target)]
+
+    assert broken == []
+
+
+def test_the_docs_index_links_every_page_of_docs() -> None:
+    index = REPO / "docs" / "README.md"
+    linked = {
+        (index.parent / target.partition("#")[0]).resolve() for target in relative_links(index)
+    }
+    pages = {page.resolve() for page in PAGES if page.parent.name == "docs"}
+
+    assert pages - linked - {index.resolve()} == set()

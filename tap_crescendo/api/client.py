@@ -60,8 +60,8 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         #: Proxies and CA bundle from the environment and settings (`Session.send` reads none).
         self._send_options = send_options(self.requests_session, self.url_base, self.config)
 
-    @property
     @override
+    @property
     def url_base(self) -> str:
         """The API's base URL, without a trailing slash."""
         return str(self.config["api_url"]).rstrip("/")
@@ -73,14 +73,14 @@ class CrescendoStream(RetryPolicy, RESTStream[str | None]):
         tenant = quote(str(context["tenant_id"]), safe="")
         return f"{self.url_base}/api/v1/reporting/tenants/{tenant}/{self.export_path}"
 
-    @property
     @override
+    @property
     def authenticator(self) -> BearerTokenAuthenticator:
         """Send the API key as a Bearer token, in the header only."""
         return BearerTokenAuthenticator(token=self.config["api_key"])
 
-    @property
     @override
+    @property
     def timeout(self) -> int:
         """Seconds to wait for an answer before the request counts as failed."""
         return int(self.config["request_timeout"])

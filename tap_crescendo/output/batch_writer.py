@@ -202,12 +202,12 @@ class BatchFileWriter:
         return self._file
 
     def _complete(self) -> None:
-        """Write what is gathered, finish the file, then announce it."""
+        """Write what is gathered, close the file, then announce it."""
         if self._parquet is not None:
-            self._pending += self._parquet.finish()
+            self._pending += self._parquet.take_file()
         done = self._opened()
         done.write(self._pending)
-        done.finish()
+        done.close()
         completed = BatchFile(
             self._stream,
             done.uri,
@@ -245,7 +245,7 @@ class _OpenFile:
         with self._reported():
             self._out.write(data)
 
-    def finish(self) -> None:
+    def close(self) -> None:
         """Close the file; on a local disk also fsync it, rename it, and fsync its folder."""
         with self._reported():
             if self._out is not self._raw:

@@ -72,8 +72,8 @@ class ParquetRows:
             if len(self._rows) == ROW_GROUP_ROWS:
                 self._write_row_group()
 
-    def finish(self) -> bytes:
-        """The complete file of the rows added since the last `finish`."""
+    def take_file(self) -> bytes:
+        """The complete file of the rows added since the last `take_file`."""
         if self._rows:
             self._write_row_group()
         sink, writer = self._opened()

@@ -1,4 +1,4 @@
-"""The one place the tap overrides private methods of the Singer SDK.
+"""The one place the tap overrides private methods of the Singer SDK, or reads its internals.
 
 Checked against singer-sdk 0.54.x (see `pyproject.toml`); `tests/output/test_sdk_seams.py`
 fails when the SDK changes the methods this relies on, so an upgrade is reviewed.
@@ -15,7 +15,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.core import Stream
 
-from tap_crescendo.output.writer import StateFlushingWriter
+from tap_crescendo.output.base import StateLine
+from tap_crescendo.output.batch_files import BatchFiles
+from tap_crescendo.output.record_lines import RecordLines
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -23,62 +25,108 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
-    from datetime import datetime
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from singer_sdk.helpers import types
 
-    from tap_crescendo.output.batch_files import BatchDelivery
+    from tap_crescendo.output.base import Output, Record, Routes
+    from tap_crescendo.output.writer import StateFlushingWriter
 
 NO_CONFORMANCE = TypeConformanceLevel.NONE
 
 
 class LeanRecordStream(Stream):
-    """A stream that writes its records a page at a time, with no per-record state.
+    """A stream whose tenants' runs write their records a page at a time, to an `Output`.
 
     The SDK's loop (`_sync_records`) takes records one at a time, each through a chain of
     calls, and would track unsorted records in `progress_markers` to promote them only at
-    the end of the run; here the bookmark moves when a window completes (`incremental.py`).
+    the end of the run; here the bookmark moves when a window completes (`sync/export.py`).
     """
 
-    #: When the page being written was received: its records' `time_extracted`.
-    extracted_at: datetime
-    #: In BATCH mode, where the partition's records go instead of RECORD lines.
-    batches: BatchDelivery | None = None
-
-    def record_pages(self, context: types.Context | None) -> Iterator[list[msgspec.Struct]]:
-        """Yield the stream's records a page at a time, each a Struct that encodes as one."""
+    def record_pages(self, context: types.Context | None) -> Iterator[int]:
+        """Write a tenant's records a page at a time to `open_output`'s; yield each count."""
         raise NotImplementedError
+
+    @override
+    def get_batch_config(self, config: Mapping[str, t.Any]) -> None:
+        """Return None, so the SDK syncs records (`open_output` writes BATCH files).
+
+        The SDK's own batching would write files after the checkpoints claiming them, and
+        without the stream maps.
+        """
+
+    def open_output(
+        self, state: dict[str, t.Any], *, tenant: str | None, subject: str, where: str
+    ) -> Output:
+        """Return a tenant's output: BATCH files when `batch_config` is set, else RECORD lines.
+
+        `state` is the tenant's; with `tenant_id`, `tenant` is the tenant its STATE names.
+        """
+        state_line = StateLine(
+            state, str(self.replication_key), tenant, self.finalize_state_progress_markers
+        )
+        writer = t.cast("StateFlushingWriter", self._tap.message_writer)
+        settings = super().get_batch_config(self.config)
+        if settings is None:
+            return RecordLines(
+                writer, routes=self._routes, version=self._stream_version, state_line=state_line
+            )
+        schemas = {
+            stream_map.stream_alias: stream_map.transformed_schema
+            for stream_map in self.stream_maps
+        }
+        return BatchFiles(
+            settings,
+            schemas=schemas,
+            routes=self._routes,
+            writer=writer,
+            state_line=state_line,
+            subject=subject,
+            where=where,
+            logger=self.logger,
+        )
 
     @cached_property
     def _writes_records_directly(self) -> bool:
-        """Tell whether RECORD lines can skip the SDK's per-record pruning and conformance.
+        """Tell whether records can skip the SDK's per-record pruning and conformance.
 
-        True when the catalog selects every property (the usual case), records
-        match the schema when decoded (`TYPE_CONFORMANCE_LEVEL` NONE) and our writer is in use.
+        True when the catalog selects every property (the usual case) and records match
+        the schema when decoded (`TYPE_CONFORMANCE_LEVEL` NONE).
         """
         every_property = all(
             self.mask.get(("properties", name), True) for name in self.schema["properties"]
         )
-        return (
-            every_property
-            and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
-            and isinstance(self._tap.message_writer, StateFlushingWriter)
-        )
+        return every_property and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
 
     @cached_property
-    def _writes_records_as_decoded(self) -> bool:
-        """Tell whether records go out as they were decoded, no stream map changing them.
+    def _routes(self) -> Routes:
+        """Where a page's records go: as decoded when no stream map changes them, else mapped.
 
-        True when they go out directly and the only stream map is the SDK's identity.
+        Mapped, each record goes through the stream maps, after the SDK's pruning and
+        conformance unless it goes out directly.
         """
         maps = self.stream_maps
-        return (
+        if (
             self._writes_records_directly
             and len(maps) == 1
             and isinstance(maps[0], SameRecordTransform)
             and not maps[0].flattening_enabled
-        )
+        ):
+            name = self.name
+            return lambda page: ((name, page),)
+        return self._mapped
+
+    def _mapped(self, page: list[msgspec.Struct]) -> Iterable[tuple[str, Sequence[Record]]]:
+        """Each record of a page as each stream map makes it, with its output stream."""
+        for record in msgspec.to_builtins(page):
+            if not self._writes_records_directly:
+                for message in self._generate_record_messages(record):
+                    yield message.stream, [message.record]
+                continue
+            for stream_map in self.stream_maps:
+                mapped = stream_map.transform(record)
+                if mapped is not None:
+                    yield stream_map.stream_alias, [mapped]
 
     @override
     def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
@@ -107,51 +155,7 @@ class LeanRecordStream(Stream):
                     self._write_state_message()
                 counter.with_context(current)
                 timer.with_context(current)
-                for page in self.record_pages(current or None):
-                    self._write_page(page)
-                    counter.increment(len(page))
+                for count in self.record_pages(current or None):
+                    counter.increment(count)
                 self._finalize_state(self.get_context_state(current or None))
         yield from ()  # the closing STATE follows (`Tap.sync_all`)
-
-    def _write_page(self, page: list[msgspec.Struct]) -> None:
-        """Write a page's records: as RECORD lines straight from the Structs, else as dicts.
-
-        In BATCH mode the Structs go into the files at once when no map changes them.
-        """
-        if not self._writes_records_as_decoded:
-            for record in msgspec.to_builtins(page):
-                self._write_record_message(record)
-            return
-        batches = self.batches
-        if batches is None:
-            writer = t.cast("StateFlushingWriter", self._tap.message_writer)
-            writer.write_records(self.name, page, self._stream_version, self.extracted_at)
-        else:
-            batches.add(self.name, page)
-
-    @override
-    def _write_record_message(self, record: types.Record) -> None:
-        """Apply the stream maps; write each record as a RECORD line, or into a BATCH file.
-
-        The lean way when every property is selected; else the SDK's messages, whose
-        records go to the files in BATCH mode.
-        """
-        batches = self.batches
-        if not self._writes_records_directly:
-            if batches is None:
-                super()._write_record_message(record)
-            else:
-                for message in self._generate_record_messages(record):
-                    batches.add(message.stream, [message.record])
-            return
-        writer = t.cast("StateFlushingWriter", self._tap.message_writer)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is None:
-                continue
-            if batches is None:
-                writer.write_record(
-                    stream_map.stream_alias, mapped, self._stream_version, self.extracted_at
-                )
-            else:
-                batches.add(stream_map.stream_alias, [mapped])

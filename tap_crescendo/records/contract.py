@@ -121,14 +121,14 @@ class RecordContract:
         return self._attributes[name]
 
     def decode_page(self, body: bytes) -> Page[list[msgspec.Struct]]:
-        """Return the page of a body whose rows all decode as sent; `finish` its rows.
+        """Return the page of a body whose rows all decode as sent; `convert_page` its rows.
 
         Raises `msgspec.DecodeError` otherwise (`ValidationError` for a row that does not
         fit): then `decode` each row. Only the decode runs, in C, so another thread may.
         """
         return self._page.decode(body)
 
-    def finish(self, records: list[msgspec.Struct]) -> list[msgspec.Struct]:
+    def convert_page(self, records: list[msgspec.Struct]) -> list[msgspec.Struct]:
         """Return a decoded page's rows as records: their date-times checked, unions converted.
 
         Raises `msgspec.ValidationError` for a date-time that is not one: then `decode`

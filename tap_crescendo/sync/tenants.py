@@ -1,4 +1,4 @@
-"""Many tenants in one run: the state each tenant resumes from, and how it moves between settings.
+"""Many tenants in one run: the state each resumes from, and how it moves between settings.
 
 With `tenant_id` the stream's state is the tenant's, as it always was, and names the tenant.
 With `tenant_ids` each tenant is a partition of each stream (`{"tenant_id": ...}`) with its
@@ -33,20 +33,12 @@ TENANT_KEYS = ("replication_key", "replication_key_value", "batch_runs", "batch_
 class TenantPartitions(Stream):
     """A stream read tenant by tenant: a partition per tenant of `tenant_ids`, or none."""
 
-    #: The tenant being read: partitions are read one after the other.
-    tenant: str
-
-    @property
     @override
+    @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
         """One partition per tenant of `tenant_ids`, in order; none with `tenant_id`."""
         tenants = self.config.get("tenant_ids")
         return None if tenants is None else [{"tenant_id": tenant} for tenant in tenants]
-
-    @property
-    def subject(self) -> str:
-        """What log lines of the tenant being read begin with."""
-        return f"Stream '{self.name}', tenant {self.tenant!r}"
 
     def tenant_state(self, context: Context | None) -> dict[str, t.Any]:
         """Return the state a tenant's sync resumes from and writes."""
@@ -83,7 +75,7 @@ def single_tenant_state(
 
     A bookmark the STATE says is another tenant's is dropped, so that tenant's place is not
     taken for this one's; the tenant's partition, left by `tenant_ids`, moves into an empty one.
-    Checkpoints name the tenant (`IncrementalExport.write_checkpoint`).
+    Checkpoints name the tenant (`StateLine.write`).
     """
     named = stream_state.get("tenant_id", tenant)
     if named != tenant and stream_state.get("replication_key_value") is not None:

@@ -10,7 +10,7 @@ import msgspec
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class WindowProgress:
         self.total, self.received, self.outside = None, 0, 0
         self.ids.restart()
 
-    def finish(self) -> None:
+    def forget_ids(self) -> None:
         """The window is read: the IDs it delivered are no longer needed."""
         self.ids = DeliveredIds()
 
@@ -110,20 +110,3 @@ class CompletedPrefix:
         while self.length < len(self._done) and self._done[self.length]:
             self.length += 1
         return range(start, self.length)
-
-
-def later(
-    current: tuple[int, str] | None, candidate: tuple[int, str] | None
-) -> tuple[int, str] | None:
-    """Return the later of two (epoch ms, value) starts, either possibly None."""
-    if candidate is None or (current is not None and current[0] >= candidate[0]):
-        return current
-    return candidate
-
-
-def newest_start(windows: Iterable[WindowProgress]) -> tuple[int, str] | None:
-    """Return the newest start the windows delivered, if any."""
-    newest = None
-    for window in windows:
-        newest = later(newest, window.newest)
-    return newest

@@ -277,7 +277,7 @@ def expected_bot_record(row: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def page_records(contract: RecordContract, rows: list[Row]) -> list[msgspec.Struct]:
     """The records of a page of `rows`, decoded at once and finished."""
-    return contract.finish(contract.decode_page(page_body(rows)).data)
+    return contract.convert_page(contract.decode_page(page_body(rows)).data)
 
 
 def test_a_page_decodes_at_once_into_the_records_of_its_rows() -> None:

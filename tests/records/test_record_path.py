@@ -15,7 +15,9 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.output.writer import StateFlushingWriter
 from tap_crescendo.records.contract import RecordContract
+from tap_crescendo.records.page_records import PageRecords
 from tap_crescendo.streams import BotConversationsStream
+from tap_crescendo.sync.run import TenantRun
 from tap_crescendo.sync.windows import DeliveredIds, Window, WindowProgress
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
@@ -152,7 +154,7 @@ def test_a_page_of_records_is_written_byte_for_byte_as_the_sdk_writes_each(
     contract = RecordContract(
         BotConversationsStream.schema, BotConversationsStream.documented_unions
     )
-    records = contract.finish(contract.decode_page(page_body(rows)).data)
+    records = contract.convert_page(contract.decode_page(page_body(rows)).data)
     expected = b"".join(
         bytes(
             MsgSpecWriter().format_message(
@@ -258,9 +260,9 @@ def test_the_newest_start_of_a_bot_page_inside_its_window(
     rows = [bot_row(millis, text) for millis, text in starts]
     window = WindowProgress(DAY_ONE)
 
-    records = bot.contract.finish(bot.contract.decode_page(page_body(rows)).data)
+    records = bot.contract.convert_page(bot.contract.decode_page(page_body(rows)).data)
 
-    assert bot._newest_of(records, window) == newest
+    assert bot.record_starts.newest(records, window) == newest
     assert window.outside == outside
 
 
@@ -275,9 +277,9 @@ def test_the_newest_start_of_a_voc_page_is_the_latest_instant_whatever_the_offse
     ]
     window = WindowProgress(Window(SPAN_START_MS, SPAN_START_MS + 86_400_000))
 
-    records = voc.contract.finish(voc.contract.decode_page(page_body(rows)).data)
+    records = voc.contract.convert_page(voc.contract.decode_page(page_body(rows)).data)
 
-    assert voc._newest_of(records, window) == (
+    assert voc.record_starts.newest(records, window) == (
         to_epoch_ms(parse_timestamp("2026-10-01T11:00:00Z")),
         "2026-10-01T11:00:00Z",
     )
@@ -325,20 +327,55 @@ def test_flattening_turns_lists_of_objects_into_json_text_as_its_schema_says() -
     assert strict_problems(result.messages) == []
 
 
+class KeptPages:
+    """An output that keeps the pages added to it, as dicts."""
+
+    def __init__(self) -> None:
+        self.pages: list[list[dict[str, t.Any]]] = []
+
+    def add(self, page: list[msgspec.Struct], extracted_at: datetime) -> None:
+        del extracted_at
+        self.pages.append(msgspec.to_builtins(page))
+
+    def offer_checkpoint(self, bookmark: str) -> None:
+        raise AssertionError(bookmark)
+
+    def close(self) -> None:
+        pass
+
+
 def test_a_row_without_an_id_is_delivered_again_when_its_window_is_read_again() -> None:
     _, voc = bot_and_voc()
     rows: list[dict[str, t.Any]] = [
         {"ID": "v-1", "Datetime": "2026-10-01T11:00:00Z"},
         {"Datetime": "2026-10-01T12:00:00Z"},
     ]
-    window = WindowProgress(Window(SPAN_START_MS, SPAN_START_MS + 86_400_000))
     no_response = t.cast("requests.Response", None)  # read only for a page off the fast path
-    voc.tenant = TENANT
+    subject = f"Stream 'voc_conversations', tenant {TENANT!r}"
+    records = PageRecords(
+        voc.contract,
+        voc.undocumented,
+        stream=voc.name,
+        tenant=TENANT,
+        subject=subject,
+        logger=voc.logger,
+    )
+    output = KeptPages()
+    run = TenantRun(
+        subject,
+        [Window(SPAN_START_MS, SPAN_START_MS + 86_400_000)],
+        resume_ms=None,
+        records=records,
+        starts=voc.record_starts,
+        id_attribute=voc.contract.attribute("ID"),
+        output=output,
+        logger=voc.logger,
+    )
 
-    first = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
-    window.restart()
-    again = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
-    third = voc._page_records(voc.contract.decode_page(page_body(rows)), no_response, window)
+    counts = [run.records_out(0, voc.contract.decode_page(page_body(rows)), no_response)]
+    run.restart(0)
+    counts += [run.records_out(0, voc.contract.decode_page(page_body(rows)), no_response)]
+    counts += [run.records_out(0, voc.contract.decode_page(page_body(rows)), no_response)]
 
-    assert msgspec.to_builtins(first) == rows
-    assert msgspec.to_builtins(again) == msgspec.to_builtins(third) == [rows[1]]
+    assert output.pages == [rows, [rows[1]], [rows[1]]]
+    assert counts == [2, 1, 1]

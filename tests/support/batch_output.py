@@ -10,8 +10,13 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from singer_sdk import Stream
+
+from tap_crescendo.tap import TapCrescendo
+from tests.support.tap_runs import tap_config
 
 if t.TYPE_CHECKING:
+    from tap_crescendo.output.batch_writer import BatchSettings
     from tests.support.tap_runs import Sync
 
 Row: t.TypeAlias = dict[str, t.Any]
@@ -73,3 +78,23 @@ def uris(result: Sync, stream: str | None = None) -> set[str]:
         for m in result.messages
         if m["type"] == "BATCH" and stream in {None, m["stream"]}
     }
+
+
+def sdk_batch_config(
+    root: str,
+    *,
+    encoding_format: str = "jsonl",
+    compression: str | None = "gzip",
+    batch_size: t.Any = 3,
+    **storage: t.Any,
+) -> BatchSettings:
+    """The SDK's own `BatchConfig` for these settings, read by the SDK's `get_batch_config`."""
+    stream = TapCrescendo(config=tap_config("http://127.0.0.1:9")).streams["bot_conversations"]
+    raw = {
+        "encoding": {"format": encoding_format, "compression": compression},
+        "storage": {"root": root, **storage},
+        "batch_size": batch_size,
+    }
+    settings = Stream.get_batch_config(stream, {"batch_config": raw})
+    assert settings is not None
+    return settings

@@ -17,8 +17,9 @@ import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.stopping import StopRequested
+from tap_crescendo.sync.bookmarks import later, moved_bookmark
 from tap_crescendo.sync.page_feed import PageArrived, PageFeed, WindowDone
-from tap_crescendo.sync.windows import Window, WindowProgress, later, newest_start
+from tap_crescendo.sync.windows import Window, WindowProgress
 from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms, parse_timestamp, to_epoch_ms
 from tests.support.tap_runs import (
@@ -238,8 +239,16 @@ def progress(newest: tuple[int, str] | None) -> WindowProgress:
 def test_the_newest_start_of_completed_windows_skips_those_without_records() -> None:
     windows = [progress((5, "b")), progress(None), progress((3, "a")), progress(None)]
 
-    assert newest_start(windows) == (5, "b")
-    assert newest_start([progress(None)]) is None
+    assert moved_bookmark(None, windows) == "b"
+    assert moved_bookmark(None, [progress(None)]) is None
+
+
+def test_the_bookmark_moves_only_past_the_one_the_run_resumed_from() -> None:
+    windows = [progress((3, "a")), progress((5, "b"))]
+
+    assert moved_bookmark(4, windows) == "b"
+    assert moved_bookmark(5, windows) is None
+    assert moved_bookmark(6, windows) is None
 
 
 def test_of_two_starts_at_one_instant_the_first_delivered_stays() -> None:

@@ -30,7 +30,7 @@ from tap_crescendo.output.batch_writer import (
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.tap import TapCrescendo
 from tests.support.s3_server import objects
-from tests.support.batch_output import local_path, read_parquet
+from tests.support.batch_output import local_path, read_parquet, sdk_batch_config
 from tests.support.tap_runs import SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
 
 Row = dict[str, t.Any]
@@ -48,24 +48,6 @@ AWKWARD_ROW: Row = {
 }
 
 
-def sdk_batch_config(
-    root: str,
-    *,
-    encoding_format: str = "jsonl",
-    compression: str | None = "gzip",
-    batch_size: t.Any = 3,
-    **storage: t.Any,
-) -> BatchSettings:
-    """The SDK's own `BatchConfig` for these settings, read by the SDK's `get_batch_config`."""
-    stream = TapCrescendo(config=tap_config("http://127.0.0.1:9")).streams["bot_conversations"]
-    raw = {
-        "encoding": {"format": encoding_format, "compression": compression},
-        "storage": {"root": root, **storage},
-        "batch_size": batch_size,
-    }
-    settings = Stream.get_batch_config(stream, {"batch_config": raw})
-    assert settings is not None
-    return settings
 
 
 def seven_rows() -> list[Row]:

@@ -1,0 +1,1 @@
+"""Tests of tap_crescendo.output."""

@@ -1,0 +1,181 @@
+"""The one rule of what goes out: a STATE claims only what is already out.
+
+`RecordLines` writes a STATE at once, after the lines before it; `BatchFiles` holds it until
+every row it claims is in a file a BATCH message announced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+from datetime import datetime, timezone
+
+import pytest
+from singer_sdk.singerlib import StateMessage
+
+from tap_crescendo.errors import StateError
+from tap_crescendo.output.base import StateLine
+from tap_crescendo.output.batch_files import BatchFiles
+from tap_crescendo.output.record_lines import RecordLines
+from tap_crescendo.output.writer import StateFlushingWriter
+from tests.support.batch_output import file_rows, sdk_batch_config
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
+
+    import msgspec
+
+    from tap_crescendo.output.base import Record
+
+EXTRACTED = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+LOGGER = logging.getLogger("tests.outputs")
+
+
+def as_is(page: list[msgspec.Struct]) -> Iterable[tuple[str, Sequence[Record]]]:
+    """Every record to the stream `bots`, as added."""
+    return (("bots", page),)
+
+
+def state_line(writer: StateFlushingWriter, state: dict[str, t.Any]) -> StateLine:
+    """A tenant's state whose STATE goes out through `writer`, as the SDK writes it."""
+
+    def emit(tenant_state: dict[str, t.Any]) -> None:
+        writer.write_message(StateMessage(value={"bookmarks": {"bots": dict(tenant_state)}}))
+
+    return StateLine(state, "DatetimeUTC", "acme", emit)
+
+
+def rows(*ids: str) -> list[t.Any]:
+    """Records of these IDs."""
+    return [{"ID": row_id} for row_id in ids]
+
+
+def lines(output: bytes) -> list[tuple[str, t.Any]]:
+    """Each line as (type, what it carries): IDs, a file's URI, or the bookmark."""
+    kept: list[tuple[str, t.Any]] = []
+    for line in output.decode().splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            kept.append(("RECORD", message["record"]["ID"]))
+        elif message["type"] == "BATCH":
+            kept.append(("BATCH", [row["ID"] for row in file_rows(message["manifest"][0])]))
+        else:
+            kept.append(("STATE", message["value"]["bookmarks"]["bots"]["replication_key_value"]))
+    return kept
+
+
+def test_record_lines_write_the_state_at_once_after_the_lines_before_it(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    state: dict[str, t.Any] = {}
+    output = RecordLines(writer, routes=as_is, version=None, state_line=state_line(writer, state))
+
+    output.add(rows("a", "b"), EXTRACTED)
+    output.offer_checkpoint("2026-12-01T00:00:00Z")
+    output.add(rows("c"), EXTRACTED)
+    before_close = capsysbinary.readouterr().out
+    output.close()
+
+    assert lines(before_close) == [
+        ("RECORD", "a"),
+        ("RECORD", "b"),
+        ("STATE", "2026-12-01T00:00:00Z"),
+    ]
+    assert lines(capsysbinary.readouterr().out) == [("RECORD", "c")]
+    assert state == {
+        "replication_key": "DatetimeUTC",
+        "replication_key_value": "2026-12-01T00:00:00Z",
+        "tenant_id": "acme",
+    }
+
+
+def test_batch_files_hold_a_state_until_the_file_of_its_last_row_is_announced(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    writer = StateFlushingWriter()
+    state: dict[str, t.Any] = {}
+    output = BatchFiles(
+        sdk_batch_config(tmp_path.as_uri(), batch_size=3),
+        schemas={"bots": {"properties": {"ID": {"type": ["string"]}}}},
+        routes=as_is,
+        writer=writer,
+        state_line=state_line(writer, state),
+        subject="Stream 'bots', tenant 'acme'",
+        where="STATE for stream 'bots'",
+        logger=LOGGER,
+    )
+
+    output.add(rows("a", "b"), EXTRACTED)
+    output.offer_checkpoint("2026-12-01T00:00:00Z")
+    held = capsysbinary.readouterr().out
+    output.add(rows("c", "d"), EXTRACTED)  # a file of a, b, c: the first STATE's rows are out
+    output.offer_checkpoint("2026-12-02T00:00:00Z")
+    output.offer_checkpoint("2026-12-03T00:00:00Z")
+    second_held = capsysbinary.readouterr().out
+    output.close()
+
+    assert held == b""
+    assert lines(second_held) == [("BATCH", ["a", "b", "c"]), ("STATE", "2026-12-01T00:00:00Z")]
+    # Of two checkpoints the same file covers, only the newer is written.
+    assert lines(capsysbinary.readouterr().out) == [
+        ("BATCH", ["d"]),
+        ("STATE", "2026-12-03T00:00:00Z"),
+    ]
+    [(stem, count)] = state["batch_runs"].items()
+    assert stem.startswith(tmp_path.as_uri())
+    assert count == 2
+
+
+def test_batch_files_remove_the_files_the_incoming_state_counts_before_any_is_written(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = StateFlushingWriter()
+    settings = sdk_batch_config(tmp_path.as_uri(), batch_size=1)
+    first: dict[str, t.Any] = {}
+    options: dict[str, t.Any] = {
+        "schemas": {"bots": {"properties": {"ID": {"type": ["string"]}}}},
+        "routes": as_is,
+        "writer": writer,
+        "subject": "Stream 'bots', tenant 'acme'",
+        "where": "STATE for stream 'bots'",
+        "logger": LOGGER,
+    }
+    output = BatchFiles(settings, state_line=state_line(writer, first), **options)
+    output.add(rows("a", "b"), EXTRACTED)
+    output.close()
+    capsysbinary.readouterr()
+    written = sorted(path.name for path in tmp_path.rglob("*.gz"))
+    caplog.set_level(logging.INFO, logger=LOGGER.name)
+
+    BatchFiles(settings, state_line=state_line(writer, dict(first)), **options)
+
+    assert len(written) == 2
+    assert list(tmp_path.rglob("*.gz")) == []
+    assert caplog.messages == [
+        "Stream 'bots', tenant 'acme': removed 2 batch files the target loaded in the last run"
+    ]
+
+
+def test_batch_files_refuse_a_state_whose_file_counts_are_not_counts(tmp_path: Path) -> None:
+    writer = StateFlushingWriter()
+    state = {"batch_runs": {"file:///batches/bots-x": "3"}}
+
+    with pytest.raises(StateError) as refused:
+        BatchFiles(
+            sdk_batch_config(tmp_path.as_uri()),
+            schemas={},
+            routes=as_is,
+            writer=writer,
+            state_line=state_line(writer, state),
+            subject="Stream 'bots', tenant 'acme'",
+            where="STATE for stream 'bots'",
+            logger=LOGGER,
+        )
+
+    assert str(refused.value) == (
+        "STATE for stream 'bots': batch_runs must map file stems to counts of files, "
+        "got {'file:///batches/bots-x': '3'}"
+    )
