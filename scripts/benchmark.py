@@ -3,6 +3,7 @@
     python -m scripts.benchmark             # `make bench`: wall time and peak RSS, RECORD and BATCH
     python -m scripts.benchmark --latency   # wall time with 50 ms and 200 ms per page
     python -m scripts.benchmark --tenants   # 20 tenants: one run with tenant_ids, or 20 runs
+    python -m scripts.benchmark --against f360c31   # also the tap of another commit, paired
 
 The fake (on 127.0.0.1) serves N bot conversations and N/2 VOC ones; the tap runs with
 default settings and a catalog that selects one stream, like the loops. Every contestant runs
@@ -10,7 +11,9 @@ as a child process writing Singer lines to /dev/null, alternating; the report gi
 and ratios of wall times measured in the same run, on this machine. The contestants: the
 plain loop (`requests`, `resp.json()`, one `json.dumps` RECORD line per row), the msgspec
 loop (each page decoded with msgspec, its RECORD lines encoded with msgspec: the floor a
-Python tap can hope for), and the tap, writing RECORD lines or BATCH files (jsonl).
+Python tap can hope for), and the tap, writing RECORD lines or BATCH files (jsonl). With
+`--against REV` the tap of commit REV (checked out in a temporary git worktree, run from it
+with PYTHONPATH) runs beside today's in the same rounds: a refactor's cost, paired.
 """
 
 from __future__ import annotations
@@ -78,9 +81,13 @@ def tap_argv(
     span: tuple[int, int],
     *,
     stream: str = "bot_conversations",
+    code: Path | None = None,
     **settings: t.Any,
 ) -> list[str]:
-    """The command line of the tap reading `stream` over `span`, default settings but `settings`."""
+    """The command line of the tap reading `stream` over `span`, default settings but `settings`.
+
+    With `code`, the tap's package is imported from that folder (another commit's).
+    """
     config = {
         "api_key": KEY,
         "tenant_id": TENANT,
@@ -95,7 +102,8 @@ def tap_argv(
     catalog = config_dir / f"catalog-{stream}.json"
     if not catalog.exists():
         catalog.write_text(json.dumps(one_stream_catalog(path, stream)))
-    return [sys.executable, "-m", "tap_crescendo", "--config", str(path), "--catalog", str(catalog)]
+    argv = [sys.executable, "-m", "tap_crescendo", "--config", str(path), "--catalog", str(catalog)]
+    return argv if code is None else ["env", f"PYTHONPATH={code}", *argv]
 
 
 def one_stream_catalog(config: Path, stream: str) -> dict[str, t.Any]:
@@ -241,17 +249,30 @@ def median_runs(contestants: dict[str, list[str]], repeats: int) -> dict[str, Ru
 
 
 def compare(
-    label: str, url: str, export: str, config_dir: Path, repeats: int, **tap_settings: t.Any
+    label: str,
+    url: str,
+    export: str,
+    config_dir: Path,
+    repeats: int,
+    *,
+    against: Path | None = None,
+    **tap_settings: t.Any,
 ) -> dict[str, Run]:
-    """Time the loops and the tap (with `tap_settings`) on one export; print one line."""
+    """Time the loops and the tap (with `tap_settings`) on one export; print one line.
+
+    With `against`, each tap runs again from that folder's code, as `old tap`, `old ...`.
+    """
     span = benchmark_span()
     contestants = {
         "loop": loop_argv(url, span, 1000, export=export),
         "msgspec-loop": loop_argv(url, span, 1000, mode="msgspec-loop", export=export),
-        "tap": tap_argv(config_dir, url, span, stream=STREAMS[export]),
     }
-    for name, settings in tap_settings.items():
+    for name, settings in {"tap": {}, **tap_settings}.items():
         contestants[name] = tap_argv(config_dir, url, span, stream=STREAMS[export], **settings)
+        if against is not None:
+            contestants[f"old {name}"] = tap_argv(
+                config_dir, url, span, stream=STREAMS[export], code=against, **settings
+            )
     medians = median_runs(contestants, repeats)
     walls = ", ".join(f"{name} {run.seconds:.2f} s" for name, run in medians.items())
     tap = medians["tap"]
@@ -261,13 +282,23 @@ def compare(
         f"tap peak RSS {tap.peak_rss_mib:.0f} MiB",
         flush=True,
     )
+    if against is not None:
+        old = medians["old tap"]
+        print(
+            f"{label}: old tap/loop {old.seconds / medians['loop'].seconds:.2f}x; "
+            f"tap/old tap {tap.seconds / old.seconds:.3f}x; old tap peak RSS "
+            f"{old.peak_rss_mib:.0f} MiB",
+            flush=True,
+        )
     return medians
 
 
-def throughput(repeats: int, config_dir: Path) -> None:
+def throughput(repeats: int, config_dir: Path, against: Path | None = None) -> None:
     """Wall time of the loops and the tap: short and long runs, BATCH files, VOC; the verdict."""
     with serve(20_000) as url:
-        short = compare("N= 20,000 bot, page_size 1000", url, "botconv", config_dir, repeats)
+        short = compare(
+            "N= 20,000 bot, page_size 1000", url, "botconv", config_dir, repeats, against=against
+        )
     with serve(200_000) as url, tempfile.TemporaryDirectory() as folder:
         batch_config = {
             "encoding": {"format": "jsonl", "compression": "none"},
@@ -280,9 +311,12 @@ def throughput(repeats: int, config_dir: Path) -> None:
             "botconv",
             config_dir,
             repeats,
+            against=against,
             **{"tap BATCH": {"batch_config": batch_config}},
         )
-        compare("N=100,000 VOC, page_size 1000", url, "vocconv", config_dir, repeats)
+        compare(
+            "N=100,000 VOC, page_size 1000", url, "vocconv", config_dir, repeats, against=against
+        )
     tap = long["tap"]
     print(
         f"BATCH jsonl/RECORD {long['tap BATCH'].seconds / tap.seconds:.2f}x (target <= 1.10x); "
@@ -294,6 +328,14 @@ def throughput(repeats: int, config_dir: Path) -> None:
         f"tap/msgspec-loop {tap.seconds / long['msgspec-loop'].seconds:.2f}x",
         flush=True,
     )
+    if against is not None:
+        old, old_batch = long["old tap"], long["old tap BATCH"]
+        print(
+            f"old tap/loop {old.seconds / long['loop'].seconds:.2f}x; tap/old tap "
+            f"{tap.seconds / old.seconds:.3f}x, BATCH "
+            f"{long['tap BATCH'].seconds / old_batch.seconds:.3f}x (target <= 1.03x)",
+            flush=True,
+        )
 
 
 def latency(repeats: int, config_dir: Path) -> None:
@@ -350,6 +392,7 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="per-page latency mode")
     parser.add_argument("--tenants", action="store_true", help="many tenants in one run")
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument("--against", metavar="REV", help="also time the tap of commit REV")
     for mode in LOOPS:
         parser.add_argument(f"--{mode}", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -364,8 +407,25 @@ def main() -> None:
             f"{args.repeats} alternating runs, wall times",
             flush=True,
         )
+        if args.against:
+            with checked_out(args.against) as old:
+                throughput(args.repeats, Path(config_dir), old)
+            return
         run = latency if args.latency else tenants if args.tenants else throughput
         run(args.repeats, Path(config_dir))
+
+
+@contextmanager
+def checked_out(revision: str) -> Iterator[Path]:
+    """Commit `revision` in a temporary git worktree, removed afterwards."""
+    with tempfile.TemporaryDirectory() as parent:
+        folder = Path(parent) / "old"
+        git = ["git", "-C", str(Path(__file__).resolve().parents[1])]
+        subprocess.run([*git, "worktree", "add", "--detach", str(folder), revision], check=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(folder)], check=True)
 
 
 if __name__ == "__main__":
