@@ -122,7 +122,9 @@ class BatchFiles:
         if not listed and not runs:
             return
         removed, remaining = self._remove(listed, runs)
-        logger.info("%s: removed %d batch files the target loaded in the last run", subject, removed)
+        logger.info(
+            "%s: removed %d batch files the target loaded in the last run", subject, removed
+        )
         if remaining:
             logger.warning(
                 "%s: could not remove %d loaded batch files, e.g. %s",

@@ -58,7 +58,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
         complete from the first one on (`WindowDone.completes`), never backwards.
         """
         tenant = self.config["tenant_id"] if context is None else context["tenant_id"]
-        subject = f"Stream '{self.name}', tenant {tenant!r}"
+        subject = self.subject(tenant)
         undocumented_before = self.undocumented.rows  # of the tenants read before
         state, bookmark = self.resume_point(context)
         span = self.sync_span(bookmark)
@@ -68,14 +68,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
             subject,
             windows,
             resume_ms=to_epoch_ms(bookmark) if bookmark else None,
-            records=PageRecords(
-                self.contract,
-                self.undocumented,
-                stream=self.name,
-                tenant=tenant,
-                subject=subject,
-                logger=self.logger,
-            ),
+            records=self.page_records(tenant),
             starts=self.record_starts,
             id_attribute=self.contract.attribute("ID"),
             output=self.open_output(
@@ -97,6 +90,21 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
                     run.output.offer_checkpoint(bookmark_moved)
                 del event  # the page is not kept while the next one is awaited
         run.close(span, self.undocumented.rows - undocumented_before)
+
+    def subject(self, tenant: str) -> str:
+        """What the log lines of a tenant's run begin with."""
+        return f"Stream '{self.name}', tenant {tenant!r}"
+
+    def page_records(self, tenant: str) -> PageRecords:
+        """What makes a tenant's pages records of this stream."""
+        return PageRecords(
+            self.contract,
+            self.undocumented,
+            stream=self.name,
+            tenant=tenant,
+            subject=self.subject(tenant),
+            logger=self.logger,
+        )
 
     def _log_start(
         self, subject: str, span: tuple[int, int], count: int, bookmark: str | None

@@ -20,7 +20,6 @@ from tap_crescendo.api.pagination import Cursor, Page
 from tap_crescendo.api.retries import MAX_WAIT_SECONDS, RetryPolicy
 from tap_crescendo.errors import APIError
 from tap_crescendo.fake_api import generate_bot_rows
-from tap_crescendo.records.page_records import PageRecords
 from tap_crescendo.tap import TapCrescendo
 from tests.support.scripted_server import SILENT, Trickle, http_answer, page_body, scripted_api
 from tests.support.tap_runs import (
@@ -386,14 +385,9 @@ def test_a_row_nested_too_deep_to_decode_is_one_line_naming_the_page() -> None:
     response.request = requests.Request("GET", f"https://platform.crescendo.ai{BOT}").prepare()
 
     with pytest.raises(APIError) as refused:
-        PageRecords(
-            stream.contract,
-            stream.undocumented,
-            stream=stream.name,
-            tenant=TENANT,
-            subject=f"Stream 'bot_conversations', tenant {TENANT!r}",
-            logger=stream.logger,
-        ).of(Page(total=1, cursor=Cursor(), data=msgspec.Raw(deep)), response)
+        stream.page_records(TENANT).of(
+            Page(total=1, cursor=Cursor(), data=msgspec.Raw(deep)), response
+        )
 
     assert str(refused.value) == (
         f"The API answered GET {BOT} with HTTP 200 but a body out of contract "

@@ -47,6 +47,24 @@ def state_line(writer: StateFlushingWriter, state: dict[str, t.Any]) -> StateLin
     return StateLine(state, "DatetimeUTC", "acme", emit)
 
 
+def batch_files(
+    root: Path, state: dict[str, t.Any], *, batch_size: int = 3
+) -> tuple[BatchFiles, StateFlushingWriter]:
+    """A tenant's BATCH files under `root`, for the stream `bots`, and the writer they use."""
+    writer = StateFlushingWriter()
+    output = BatchFiles(
+        sdk_batch_config(root.as_uri(), batch_size=batch_size),
+        schemas={"bots": {"properties": {"ID": {"type": ["string"]}}}},
+        routes=as_is,
+        writer=writer,
+        state_line=state_line(writer, state),
+        subject="Stream 'bots', tenant 'acme'",
+        where="STATE for stream 'bots'",
+        logger=LOGGER,
+    )
+    return output, writer
+
+
 def rows(*ids: str) -> list[t.Any]:
     """Records of these IDs."""
     return [{"ID": row_id} for row_id in ids]
@@ -95,18 +113,8 @@ def test_record_lines_write_the_state_at_once_after_the_lines_before_it(
 def test_batch_files_hold_a_state_until_the_file_of_its_last_row_is_announced(
     tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
-    writer = StateFlushingWriter()
     state: dict[str, t.Any] = {}
-    output = BatchFiles(
-        sdk_batch_config(tmp_path.as_uri(), batch_size=3),
-        schemas={"bots": {"properties": {"ID": {"type": ["string"]}}}},
-        routes=as_is,
-        writer=writer,
-        state_line=state_line(writer, state),
-        subject="Stream 'bots', tenant 'acme'",
-        where="STATE for stream 'bots'",
-        logger=LOGGER,
-    )
+    output, _ = batch_files(tmp_path, state)
 
     output.add(rows("a", "b"), EXTRACTED)
     output.offer_checkpoint("2026-12-01T00:00:00Z")
@@ -132,25 +140,15 @@ def test_batch_files_hold_a_state_until_the_file_of_its_last_row_is_announced(
 def test_batch_files_remove_the_files_the_incoming_state_counts_before_any_is_written(
     tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
-    writer = StateFlushingWriter()
-    settings = sdk_batch_config(tmp_path.as_uri(), batch_size=1)
     first: dict[str, t.Any] = {}
-    options: dict[str, t.Any] = {
-        "schemas": {"bots": {"properties": {"ID": {"type": ["string"]}}}},
-        "routes": as_is,
-        "writer": writer,
-        "subject": "Stream 'bots', tenant 'acme'",
-        "where": "STATE for stream 'bots'",
-        "logger": LOGGER,
-    }
-    output = BatchFiles(settings, state_line=state_line(writer, first), **options)
+    output, _ = batch_files(tmp_path, first, batch_size=1)
     output.add(rows("a", "b"), EXTRACTED)
     output.close()
     capsysbinary.readouterr()
     written = sorted(path.name for path in tmp_path.rglob("*.gz"))
     caplog.set_level(logging.INFO, logger=LOGGER.name)
 
-    BatchFiles(settings, state_line=state_line(writer, dict(first)), **options)
+    batch_files(tmp_path, dict(first), batch_size=1)
 
     assert len(written) == 2
     assert list(tmp_path.rglob("*.gz")) == []
@@ -160,20 +158,10 @@ def test_batch_files_remove_the_files_the_incoming_state_counts_before_any_is_wr
 
 
 def test_batch_files_refuse_a_state_whose_file_counts_are_not_counts(tmp_path: Path) -> None:
-    writer = StateFlushingWriter()
-    state = {"batch_runs": {"file:///batches/bots-x": "3"}}
+    state: dict[str, t.Any] = {"batch_runs": {"file:///batches/bots-x": "3"}}
 
     with pytest.raises(StateError) as refused:
-        BatchFiles(
-            sdk_batch_config(tmp_path.as_uri()),
-            schemas={},
-            routes=as_is,
-            writer=writer,
-            state_line=state_line(writer, state),
-            subject="Stream 'bots', tenant 'acme'",
-            where="STATE for stream 'bots'",
-            logger=LOGGER,
-        )
+        batch_files(tmp_path, state)
 
     assert str(refused.value) == (
         "STATE for stream 'bots': batch_runs must map file stems to counts of files, "

@@ -15,7 +15,6 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.output.writer import StateFlushingWriter
 from tap_crescendo.records.contract import RecordContract
-from tap_crescendo.records.page_records import PageRecords
 from tap_crescendo.streams import BotConversationsStream
 from tap_crescendo.sync.run import TenantRun
 from tap_crescendo.sync.windows import DeliveredIds, Window, WindowProgress
@@ -351,21 +350,12 @@ def test_a_row_without_an_id_is_delivered_again_when_its_window_is_read_again() 
         {"Datetime": "2026-10-01T12:00:00Z"},
     ]
     no_response = t.cast("requests.Response", None)  # read only for a page off the fast path
-    subject = f"Stream 'voc_conversations', tenant {TENANT!r}"
-    records = PageRecords(
-        voc.contract,
-        voc.undocumented,
-        stream=voc.name,
-        tenant=TENANT,
-        subject=subject,
-        logger=voc.logger,
-    )
     output = KeptPages()
     run = TenantRun(
-        subject,
+        voc.subject(TENANT),
         [Window(SPAN_START_MS, SPAN_START_MS + 86_400_000)],
         resume_ms=None,
-        records=records,
+        records=voc.page_records(TENANT),
         starts=voc.record_starts,
         id_attribute=voc.contract.attribute("ID"),
         output=output,
