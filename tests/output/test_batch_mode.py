@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -10,12 +9,12 @@ import signal
 import sys
 import typing as t
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
+from tests.support.batch_output import announced_runs, batch_config, file_rows, read_parquet, uris
 from tests.support.s3_server import objects
 from tests.support.tap_runs import (
     API_KEY,
@@ -29,14 +28,9 @@ from tests.support.tap_runs import (
     sync,
     tap_config,
 )
-from tests.support.batch_output import batch_config, file_rows, announced_runs, uris, read_parquet
 
 Row: t.TypeAlias = dict[str, t.Any]
 DAY_MS = 86_400_000
-
-
-
-
 
 
 def check_message_order(messages: list[dict[str, t.Any]], rows: dict[str, list[Row]]) -> None:
@@ -230,10 +224,6 @@ def test_an_expired_cursor_restart_writes_no_row_twice(tmp_path: Path) -> None:
     ]
     assert result.error is None
     assert sorted(written) == sorted(row["ID"] for row in bots)
-
-
-
-
 
 
 def announced(messages: list[dict[str, t.Any]]) -> set[str]:

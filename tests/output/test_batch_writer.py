@@ -11,11 +11,9 @@ import typing as t
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fsspec.registry import _registry as fsspec_protocols
-from singer_sdk import Stream
 
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.fake_api import generate_bot_rows
@@ -28,10 +26,9 @@ from tap_crescendo.output.batch_writer import (
     run_files,
 )
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
-from tap_crescendo.tap import TapCrescendo
-from tests.support.s3_server import objects
 from tests.support.batch_output import local_path, read_parquet, sdk_batch_config
-from tests.support.tap_runs import SPAN_END_MS, SPAN_START_MS, TENANT, tap_config
+from tests.support.s3_server import objects
+from tests.support.tap_runs import SPAN_END_MS, SPAN_START_MS, TENANT
 
 Row = dict[str, t.Any]
 BOT_SCHEMA: dict[str, t.Any] = BotConversationsStream.schema
@@ -46,8 +43,6 @@ AWKWARD_ROW: Row = {
     "Media": ["chat", "voz"],
     "Problems": [{"name": "ñ", "score": None}],
 }
-
-
 
 
 def seven_rows() -> list[Row]:
@@ -67,8 +62,6 @@ def write_all(settings: BatchSettings, rows: list[Row]) -> list[BatchFile]:
     writer.add(rows)
     writer.close()
     return files
-
-
 
 
 def parse_lines(content: bytes) -> list[Row]:
@@ -366,8 +359,6 @@ def write_parquet_and_jsonl(
             writer.add([row])
         writer.close()
     return written["parquet"], written["jsonl"]
-
-
 
 
 def with_every_property(schema: dict[str, t.Any], row: Row) -> Row:
