@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 import typing as t
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -73,7 +74,9 @@ def read_body(response: requests.Response, *, limit: int, deadline: float) -> No
         if late.is_set() or isinstance(error, ReadTimeoutError):
             raise _late(request) from None
         raise _unreadable(response, request, error) from None
-    if late.is_set():  # a body without a length seems whole when its read is cut short
+    # A body without a length seems whole when its read is cut short; one that was whole
+    # only after the deadline (there at once, its headers late) may be read before it is cut.
+    if late.is_set() or time.monotonic() > deadline:
         raise _late(request)
     response._content = body
 

@@ -16,7 +16,8 @@ from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.tap import TapCrescendo
 from tests.support.forward_proxy import forward_proxy
 from tests.support.local_servers import free_port
-from tests.support.tap_runs import API_KEY, TENANT, sync, tap_config
+from tests.support.scripted_server import Trickle, http_answer, page_body, scripted_api
+from tests.support.tap_runs import API_KEY, SPAN_END_MS, SPAN_START_MS, TENANT, sync, tap_config
 from tests.support.tls_fake import serve_tls
 
 if t.TYPE_CHECKING:
@@ -282,6 +283,24 @@ def test_an_answer_slower_than_request_timeout_counts_as_failed(
     assert result.error is not None
     assert result.error.startswith(f"Could not get an answer from {api_url} (")
     assert "Read timed out. (read timeout=1)" in result.error
+
+
+def test_the_whole_body_is_due_request_timeout_after_the_request_not_after_its_headers(
+    bot_rows: list[dict[str, t.Any]],
+) -> None:
+    # Headers after 0.5 s, then the body over 0.75 s more: each within the 1 s, not the sum.
+    late = Trickle.of(http_answer(200, page_body(bot_rows[:3])), hold=0.5, pieces=5, every=0.15)
+
+    with scripted_api(late) as api:
+        result = sync(tap_config(api.url, window_size_hours=240, request_timeout=1, max_retries=0))
+
+    first = f"GET /api/v1/reporting/tenants/{TENANT}/botconv?from={SPAN_START_MS}&to={SPAN_END_MS}"
+    assert result.error == (
+        f"Could not get an answer from {api.url} (the answer to {first}&limit=40 was not "
+        "complete by the end of `request_timeout`); gave up after 1 tries"
+    )
+    assert result.records == []
+    assert len(api.seen) == 1
 
 
 def test_an_untrusted_certificate_is_one_line_naming_host_and_cas(

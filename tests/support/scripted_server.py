@@ -17,11 +17,20 @@ if t.TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Trickle:
-    """Send `head` at once, then one byte of `body` every `every` seconds."""
+    """Send `head` after `hold` seconds, then `piece` bytes of `body` every `every` seconds."""
 
     head: bytes
     body: bytes
     every: float
+    hold: float = 0.0
+    piece: int = 1
+
+    @classmethod
+    def of(cls, answer: bytes, *, every: float, pieces: int, hold: float = 0.0) -> Trickle:
+        """An answer (see `http_answer`) whose body is sent in at most `pieces` pieces."""
+        head, _, body = answer.partition(b"\r\n\r\n")
+        piece = max(-(-len(body) // pieces), 1)  # rounded up: no more than `pieces` pieces
+        return cls(head + b"\r\n\r\n", body, every, hold=hold, piece=piece)
 
 
 #: Read the request and say nothing until the server stops.
@@ -78,14 +87,20 @@ class ScriptedApi:
         if isinstance(script, bytes):
             connection.sendall(script)
             return
+        if script.hold and not self._paused(connection, script.hold):
+            return
         connection.sendall(script.head)
-        for sent, byte in enumerate(script.body):
-            hung_up, _, _ = select.select([connection], [], [], script.every)
-            if hung_up or self.stopped.is_set():
+        for sent in range(0, len(script.body), script.piece):
+            if not self._paused(connection, script.every):
                 self.hung_up_after.append(sent)
                 return
-            connection.sendall(bytes([byte]))
+            connection.sendall(script.body[sent : sent + script.piece])
         self.stopped.wait()
+
+    def _paused(self, connection: socket.socket, seconds: float) -> bool:
+        """Wait `seconds`; False if the client hung up meanwhile, or the server stops."""
+        hung_up, _, _ = select.select([connection], [], [], seconds)
+        return not hung_up and not self.stopped.is_set()
 
 
 @contextmanager
