@@ -7,6 +7,7 @@ import typing as t
 
 from tap_crescendo.fake_api import FakeCrescendo
 from tap_crescendo.sync.progress import SyncProgress
+from tap_crescendo.tap import TapCrescendo
 from tap_crescendo.timestamps import format_epoch_ms
 from tests.support.tap_runs import API_KEY, SPAN_START_MS, TENANT, sync, tap_config
 
@@ -237,3 +238,19 @@ def test_a_run_that_finds_nothing_newer_writes_no_checkpoint(
     assert [state["bookmarks"][BOT] for state in result.states] == [  # as each stream ends
         {"replication_key": "DatetimeUTC", "replication_key_value": newest}
     ] * 2
+
+
+def test_a_full_table_catalog_gets_records_of_the_version_it_activates(api_url: str) -> None:
+    config = tap_config(api_url, emit_activate_version_messages=True)
+    catalog = TapCrescendo(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        entry["replication_method"] = "FULL_TABLE"
+
+    result = sync(config, catalog=catalog)
+
+    activated = next(m for m in result.messages if m["type"] == "ACTIVATE_VERSION")
+    assert activated["stream"] == BOT
+    assert len(result.records) == 250
+    assert {m.get("version") for m in result.messages if m["type"] == "RECORD"} == {
+        activated["version"]
+    }
