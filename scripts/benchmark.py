@@ -103,7 +103,8 @@ def tap_argv(
     if not catalog.exists():
         catalog.write_text(json.dumps(one_stream_catalog(path, stream)))
     argv = [sys.executable, "-m", "tap_crescendo", "--config", str(path), "--catalog", str(catalog)]
-    return argv if code is None else ["env", f"PYTHONPATH={code}", *argv]
+    # From its own folder: `python -m` puts the working folder first on the import path.
+    return argv if code is None else ["env", "-C", str(code), f"PYTHONPATH={code}", *argv]
 
 
 def one_stream_catalog(config: Path, stream: str) -> dict[str, t.Any]:
