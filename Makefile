@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine (python3 and pip are all they need):
 #   make demo   run the tap against the bundled fake API; rows land in ./output/
 #   make test   lint, type-check and run every test
-#   make mutation   mutation testing of the sync engine (about 17 minutes; not part of `make test`)
+#   make mutation   mutation testing of the sync engine (about 37 minutes; not part of `make test`)
 #   make bench      the tap between a plain loop and a msgspec loop, 200,000 rows (under 2 minutes)
 VENV ?= .venv
 PYTHON ?= python3
