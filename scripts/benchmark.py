@@ -34,6 +34,7 @@ from pathlib import Path
 
 import msgspec
 
+from scripts.same_output import worktree
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
@@ -409,24 +410,11 @@ def main() -> None:
             flush=True,
         )
         if args.against:
-            with checked_out(args.against) as old:
+            with worktree(args.against, Path(config_dir) / "old") as old:
                 throughput(args.repeats, Path(config_dir), old)
             return
         run = latency if args.latency else tenants if args.tenants else throughput
         run(args.repeats, Path(config_dir))
-
-
-@contextmanager
-def checked_out(revision: str) -> Iterator[Path]:
-    """Commit `revision` in a temporary git worktree, removed afterwards."""
-    with tempfile.TemporaryDirectory() as parent:
-        folder = Path(parent) / "old"
-        git = ["git", "-C", str(Path(__file__).resolve().parents[1])]
-        subprocess.run([*git, "worktree", "add", "--detach", str(folder), revision], check=True)
-        try:
-            yield folder
-        finally:
-            subprocess.run([*git, "worktree", "remove", "--force", str(folder)], check=True)
 
 
 if __name__ == "__main__":
