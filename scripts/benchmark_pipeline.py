@@ -2,6 +2,7 @@
 
     python -m scripts.benchmark_pipeline               # 100,000 bot rows, 3 alternating rounds
     python -m scripts.benchmark_pipeline --rows 20000 --repeats 1
+    python -m scripts.benchmark_pipeline --against f360c31   # each setup with that commit's tap too
 
 The fake API (in its own process, as in benchmark.py) serves the rows; each run loads them
 into a fresh database of a PostgreSQL 15 started from the machine's `initdb` (as the tests
@@ -25,10 +26,12 @@ import sys
 import tempfile
 import time
 import typing as t
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scripts.benchmark import benchmark_span, serve, tap_argv
+from scripts.same_output import worktree
 from tests.support.postgres import Postgres, find_initdb, running_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +49,8 @@ class Setup:
     tap: dict[str, t.Any]
     loader: dict[str, t.Any]
     batch: bool = False
+    #: The folder of another commit's tap (`--against`), else this tree's.
+    code: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,7 @@ def one_run(setup: Setup, postgres: Postgres, url: str, rows: int, work: Path) -
             "storage": storage,
             "batch_size": BATCH_SIZE,
         }
-    tap = tap_argv(folder, url, benchmark_span(), **tap_settings)
+    tap = tap_argv(folder, url, benchmark_span(), code=setup.code, **tap_settings)
     run = run_pipeline(tap, loader_argv(postgres, setup.loader, folder), folder)
     check_loaded(postgres, rows)
     shutil.rmtree(folder)
@@ -189,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="bot rows (default 100,000)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--against", metavar="REV", help="also each setup with commit REV's tap")
     args = parser.parse_args()
     initdb = find_initdb()
     if initdb is None or not TARGET_POSTGRES.exists():
@@ -202,7 +208,16 @@ def main() -> None:
         tempfile.TemporaryDirectory() as work,
         running_postgres(initdb) as postgres,
         serve(args.rows) as url,
+        ExitStack() as stack,
     ):
+        if args.against:
+            old = stack.enter_context(worktree(args.against, Path(work) / "old"))
+            setups = [
+                twin
+                for setup in setups
+                for twin in (setup, replace(setup, label=f"old {setup.label}", code=old))
+            ]
+            runs = {s.label: [] for s in setups}
         for _ in range(args.repeats):
             for setup in setups:
                 runs[setup.label].append(one_run(setup, postgres, url, args.rows, Path(work)))
