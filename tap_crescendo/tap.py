@@ -15,6 +15,7 @@ from tap_crescendo.cli.command import CommandLine
 from tap_crescendo.cli.map_settings import check_map_settings
 from tap_crescendo.errors import ConfigError
 from tap_crescendo.output.writer import StateFlushingWriter
+from tap_crescendo.records.evolution import MODES
 from tap_crescendo.settings import RANGE_SPANS, check_settings, check_tenant_settings
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tap_crescendo.sync.bookmarks import check_state_shape
@@ -136,6 +137,17 @@ class TapCrescendo(CommandLine):
                 "Windows read at once, each with its own cursor chain. Raise it (4 to 8) for a "
                 "backfill over a distant API; a scheduled run reads one or two windows. "
                 "A 429 from the API slows them all."
+            ),
+        ),
+        th.Property(
+            "schema_evolution",
+            th.StringType(allowed_values=list(MODES)),
+            default="evolve",
+            title="Schema Evolution",
+            description=(
+                "What a field the API sends and the schema lacks does: evolve adds it as a "
+                "nullable column typed from its first value (a new SCHEMA message); discard "
+                "leaves it out; freeze stops the sync at the first row holding one."
             ),
         ),
         th.Property(

@@ -14,11 +14,14 @@ if t.TYPE_CHECKING:
     from datetime import datetime
 
     import msgspec
+    from singer_sdk.singerlib import SchemaMessage
 
 #: A record on its way out: a decoded Struct, or a dict the stream maps made.
 Record: t.TypeAlias = "Mapping[str, t.Any] | msgspec.Struct"
 #: A page's records by the output stream they go to (stream maps may add streams).
 Routes: t.TypeAlias = "Callable[[list[msgspec.Struct]], Iterable[tuple[str, Sequence[Record]]]]"
+#: Grows the stream's schema by properties; returns the SCHEMA of each output stream it changed.
+SchemaGrowth: t.TypeAlias = "Callable[[Mapping[str, Mapping[str, t.Any]]], list[SchemaMessage]]"
 
 
 class Output(t.Protocol):
@@ -29,6 +32,9 @@ class Output(t.Protocol):
 
     def offer_checkpoint(self, bookmark: str) -> None:
         """Write the STATE claiming `bookmark` once every record added so far is out."""
+
+    def grow_schema(self, properties: Mapping[str, Mapping[str, t.Any]]) -> None:
+        """The stream's schema gained `properties`: send its new SCHEMA before what follows."""
 
     def close(self) -> None:
         """Send everything held: the run's end."""

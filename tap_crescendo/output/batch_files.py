@@ -25,7 +25,7 @@ if t.TYPE_CHECKING:
 
     import msgspec
 
-    from tap_crescendo.output.base import Routes, StateLine
+    from tap_crescendo.output.base import Routes, SchemaGrowth, StateLine
     from tap_crescendo.output.batch_writer import BatchFile, BatchSettings
     from tap_crescendo.output.writer import StateFlushingWriter
 
@@ -44,6 +44,7 @@ class BatchFiles:
         *,
         schemas: Mapping[str, Mapping[str, t.Any]],
         routes: Routes,
+        schema_growth: SchemaGrowth,
         writer: StateFlushingWriter,
         state_line: StateLine,
         subject: str,
@@ -51,8 +52,9 @@ class BatchFiles:
         logger: logging.Logger,
     ) -> None:
         self._settings = settings
-        self._schemas = schemas
+        self._schemas = dict(schemas)
         self._routes = routes
+        self._schema_growth = schema_growth
         self._writer = writer
         self._state_line = state_line
         self._writers: dict[str, BatchFileWriter] = {}
@@ -75,7 +77,8 @@ class BatchFiles:
                     on_complete=self._announce,
                 )
                 self._writers[stream] = writer
-                self._added[stream] = self._announced[stream] = 0
+                self._added.setdefault(stream, 0)
+                self._announced.setdefault(stream, 0)
             self._added[stream] += len(records)
             writer.add(records)
 
@@ -83,6 +86,20 @@ class BatchFiles:
         """Write the bookmark's STATE once every row added so far is in an announced file."""
         self._held.append((dict(self._added), bookmark))
         self._write_covered()
+
+    def grow_schema(self, properties: Mapping[str, Mapping[str, t.Any]]) -> None:
+        """Announce the open file of each output stream the growth changes, then its SCHEMA.
+
+        The stream's next rows go to files of the new schema, announced after it.
+        """
+        messages = self._schema_growth(properties)
+        for message in messages:
+            writer = self._writers.pop(message.stream, None)
+            if writer is not None:
+                writer.close()
+            self._schemas[message.stream] = message.schema
+        for message in messages:
+            self._writer.write_message(message)
 
     def close(self) -> None:
         """Complete and announce every open file; held STATEs follow their files."""

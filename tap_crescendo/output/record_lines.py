@@ -5,11 +5,12 @@ from __future__ import annotations
 import typing as t
 
 if t.TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     import msgspec
 
-    from tap_crescendo.output.base import Routes, StateLine
+    from tap_crescendo.output.base import Routes, SchemaGrowth, StateLine
     from tap_crescendo.output.writer import StateFlushingWriter
 
 
@@ -21,11 +22,13 @@ class RecordLines:
         writer: StateFlushingWriter,
         *,
         routes: Routes,
+        schema_growth: SchemaGrowth,
         version: int | None,
         state_line: StateLine,
     ) -> None:
         self._writer = writer
         self._routes = routes
+        self._schema_growth = schema_growth
         self._version = version
         self._state_line = state_line
 
@@ -37,6 +40,11 @@ class RecordLines:
     def offer_checkpoint(self, bookmark: str) -> None:
         """Write the STATE now: the lines before it are sent first."""
         self._state_line.write(bookmark)
+
+    def grow_schema(self, properties: Mapping[str, Mapping[str, t.Any]]) -> None:
+        """Write the SCHEMA of each output stream that changed, after the lines before it."""
+        for message in self._schema_growth(properties):
+            self._writer.write_message(message)
 
     def close(self) -> None:
         """Send the lines after the last STATE (rows read again in the lookback)."""

@@ -28,6 +28,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from singer_sdk.helpers import types
+    from singer_sdk.singerlib import SchemaMessage
 
     from tap_crescendo.output.base import Output, Record, Routes
     from tap_crescendo.output.writer import StateFlushingWriter
@@ -69,7 +70,11 @@ class LeanRecordStream(Stream):
         settings = super().get_batch_config(self.config)
         if settings is None:
             return RecordLines(
-                writer, routes=self._routes, version=self._stream_version, state_line=state_line
+                writer,
+                routes=self._routes,
+                schema_growth=self.grow_schema,
+                version=self._stream_version,
+                state_line=state_line,
             )
         schemas = {
             stream_map.stream_alias: stream_map.transformed_schema
@@ -79,12 +84,35 @@ class LeanRecordStream(Stream):
             settings,
             schemas=schemas,
             routes=self._routes,
+            schema_growth=self.grow_schema,
             writer=writer,
             state_line=state_line,
             subject=subject,
             where=where,
             logger=self.logger,
         )
+
+    def grow_schema(self, properties: Mapping[str, Mapping[str, t.Any]]) -> list[SchemaMessage]:
+        """Add `properties` to the schema and remake the stream maps for it.
+
+        Returns the new SCHEMA of each output stream whose schema changed (a map may leave
+        the new properties out). The class's schema, the declared one, stays as it is.
+        """
+        before = {message.stream: message.schema for message in self._generate_schema_messages()}
+        grown = {**self.schema, "properties": {**self.schema["properties"], **properties}}
+        vars(self)["schema"] = grown  # this run's schema, over the class's
+        self._tap.mapper.register_raw_stream_schema(self.name, grown, self.primary_keys)
+        self._stream_maps = self._tap.mapper.stream_maps[self.name]
+        return [
+            message
+            for message in self._generate_schema_messages()
+            if before.get(message.stream) != message.schema
+        ]
+
+    @cached_property
+    def selects_every_property(self) -> bool:
+        """Tell whether the catalog selects every property of the stream (the default)."""
+        return all(self.mask.get(("properties", name), True) for name in self.schema["properties"])
 
     @cached_property
     def _writes_records_directly(self) -> bool:
@@ -93,10 +121,7 @@ class LeanRecordStream(Stream):
         True when the catalog selects every property (the usual case) and records match
         the schema when decoded (`TYPE_CONFORMANCE_LEVEL` NONE).
         """
-        every_property = all(
-            self.mask.get(("properties", name), True) for name in self.schema["properties"]
-        )
-        return every_property and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
+        return self.selects_every_property and self.TYPE_CONFORMANCE_LEVEL == NO_CONFORMANCE
 
     @cached_property
     def _routes(self) -> Routes:

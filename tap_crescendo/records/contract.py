@@ -7,10 +7,13 @@ that goes row by row, and such a row the slow way: fields the schema lacks are d
 named), the lossless conversions are applied, and a value that still fits no declared type
 is a `FieldMismatch`.
 
-Lossless conversions, the only changes a value may undergo:
+Lossless conversions, the only changes a value of a documented field may undergo:
 - an integer where a string is declared becomes its decimal string (`17` -> `"17"`);
 - an integer where a number is declared becomes a float (`4` -> `4.0`);
 - a string where the API documents "a string or a list of strings" becomes a one-item list.
+
+A field added in the run (`schema_evolution`, see `evolution.py`) holds values of one kind
+exactly as sent; a value of another kind is made null, and named, never a stop.
 """
 
 from __future__ import annotations
@@ -55,6 +58,39 @@ _NAMES = {
 }
 
 
+#: The Python type of an added field's values, by the kind of its first value.
+KIND_TYPES: dict[str, t.Any] = {
+    "string": str,
+    "number": int | float,
+    "boolean": bool,
+    "object": dict[str, t.Any],
+    "array": list[t.Any],
+}
+
+
+_KINDS: dict[type, str] = {str: "string", dict: "object", list: "array"}
+
+
+def kind_of(value: t.Any) -> str | None:
+    """The kind of a JSON value (string, number, boolean, object, array); None for null."""
+    kind = type(value)
+    if kind is bool:
+        return "boolean"
+    if kind is int or kind is float:
+        return "number"
+    return _KINDS.get(kind)
+
+
+class Decoded(t.NamedTuple):
+    """A row as a record; the fields it had that the schema lacks; added fields made null."""
+
+    record: msgspec.Struct
+    #: Each field the schema lacks, with its value, in the row's order.
+    left_out: dict[str, t.Any]
+    #: Each added field whose value was of another kind, with that kind.
+    nulled: list[tuple[str, str]]
+
+
 class FieldMismatch(ValueError):
     """A field of a row fits neither its declared type nor a lossless conversion."""
 
@@ -70,21 +106,32 @@ class RecordContract:
     schema's ("integer" for an id that may be a number, "string" for a list that may be
     a single string); those are accepted on the fast path and converted.
 
+    `added` names the fields added in the run after the schema's, each with its kind.
+
     A record is a Struct whose attribute for property `name` is `attribute(name)`; it
     encodes as the record, and `msgspec.to_builtins` makes it the record's dict.
     """
 
-    def __init__(self, schema: Mapping[str, t.Any], documented_unions: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, t.Any],
+        documented_unions: Mapping[str, str],
+        added: Mapping[str, str] | None = None,
+    ) -> None:
+        self._schema, self._unions = schema, documented_unions
+        self.added: Mapping[str, str] = dict(added or {})
         properties: Mapping[str, Mapping[str, t.Any]] = schema["properties"]
         required = set(schema.get("required", ()))
+        added_types = {name: KIND_TYPES[kind] | None for name, kind in self.added.items()}
         self._types = {name: _python_type(prop) for name, prop in properties.items()}
+        self._types.update(added_types)
         self._expected = {name: _describe(prop) for name, prop in properties.items()}
         self._required = [name for name in properties if name in required]
         self._to_text = {
             name for name, prop in properties.items() if _json_types(prop) & {"string"}
         } - {name for name, prop in properties.items() if prop.get("format") == "date-time"}
         self._to_list = {name for name, extra in documented_unions.items() if extra == "string"}
-        self._attributes = {name: f"field_{index}" for index, name in enumerate(properties)}
+        self._attributes = {name: f"field_{index}" for index, name in enumerate(self._types)}
         self._union_ids = [
             self._attributes[name]
             for name, extra in documented_unions.items()
@@ -95,6 +142,7 @@ class RecordContract:
         self._fast = msgspec.json.Decoder(self._record_type)
         # On a page, date-times decode as strings and are checked at once (`_check_date_times`).
         page_types = {name: _python_type(prop, date_time=str) for name, prop in properties.items()}
+        page_types.update(added_types)
         page_row = self._struct("PageRow", page_types, documented_unions, required)
         self._page = msgspec.json.Decoder(Page[list[page_row]])  # type: ignore[valid-type]
         self._date_times = [
@@ -115,6 +163,10 @@ class RecordContract:
         return msgspec.defstruct(
             name, fields, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
         )
+
+    def grown(self, added: Mapping[str, str]) -> RecordContract:
+        """This contract with more fields added after its own, each of its kind."""
+        return RecordContract(self._schema, self._unions, {**self.added, **added})
 
     def attribute(self, name: str) -> str:
         """The attribute of a record that holds property `name`."""
@@ -137,18 +189,18 @@ class RecordContract:
         self._check_date_times(records)
         return self._converted(records)
 
-    def decode(self, raw: bytes | msgspec.Raw) -> tuple[msgspec.Struct, list[str]]:
-        """Return the row's record and the names of the fields it had that the schema lacks.
+    def decode(self, raw: bytes | msgspec.Raw) -> Decoded:
+        """Return the row's record, the fields it had that the schema lacks, and those nulled.
 
-        Raises `FieldMismatch` for a value no conversion makes fit, and `msgspec.DecodeError`
-        for a row that is not a JSON object.
+        Raises `FieldMismatch` for a value of a documented field no conversion makes fit,
+        and `msgspec.DecodeError` for a row that is not a JSON object.
         """
         try:
             record = self._fast.decode(raw)
         except msgspec.ValidationError:
-            fields, undocumented = self._decode_slowly(self._row.decode(raw))
-            return msgspec.convert(fields, self._record_type), undocumented
-        return self._converted([record])[0], []
+            fields, left_out, nulled = self._decode_slowly(self._row.decode(raw))
+            return Decoded(msgspec.convert(fields, self._record_type), left_out, nulled)
+        return Decoded(self._converted([record])[0], {}, [])
 
     def _check_date_times(self, records: list[msgspec.Struct]) -> None:
         """Raise `msgspec.ValidationError` unless every date-time of the page is one.
@@ -181,17 +233,31 @@ class RecordContract:
                     setattr(record, attribute, [value])
         return records
 
-    def _decode_slowly(self, row: dict[str, t.Any]) -> tuple[dict[str, t.Any], list[str]]:
-        """Drop the fields the schema lacks, convert losslessly, check every value's type."""
-        undocumented = [name for name in row if name not in self._types]
+    def _decode_slowly(
+        self, row: dict[str, t.Any]
+    ) -> tuple[dict[str, t.Any], dict[str, t.Any], list[tuple[str, str]]]:
+        """Leave out the fields the schema lacks, convert losslessly, check every value's type.
+
+        An added field's value of another kind is made null.
+        """
+        left_out = {name: value for name, value in row.items() if name not in self._types}
         for name in self._required:
             if name not in row:
                 raise FieldMismatch(row.get("ID"), name, self._expected[name], "no such field")
-        record = {}
+        record: dict[str, t.Any] = {}
+        nulled = []
         for name, expected_type in self._types.items():
             if name not in row:
                 continue
             value = sent = row[name]
+            if name in self.added:
+                kind = kind_of(value)
+                if kind in {None, self.added[name]}:
+                    record[name] = value
+                else:
+                    record[name] = None
+                    nulled.append((name, str(kind)))
+                continue
             if name in self._to_text and type(value) is int:
                 value = str(value)
             elif name in self._to_list and type(value) is str:
@@ -203,7 +269,7 @@ class RecordContract:
                 if len(got) > QUOTE_LIMIT:
                     got = got[: QUOTE_LIMIT - 3] + "..."
                 raise FieldMismatch(row.get("ID"), name, self._expected[name], got) from None
-        return record, undocumented
+        return record, left_out, nulled
 
 
 def _json_types(prop: Mapping[str, t.Any]) -> set[str]:
@@ -257,18 +323,3 @@ def _field(
         field_type | msgspec.UnsetType,
         msgspec.field(name=name, default=msgspec.UNSET),
     )
-
-
-class UndocumentedFields:
-    """The fields the API sent that a schema lacks: their names, and how many rows had any."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-        self.rows = 0
-
-    def note(self, names: list[str]) -> list[str]:
-        """Count a row that had `names`; return those not seen before in this run."""
-        self.rows += 1
-        new = [name for name in names if name not in self.names]
-        self.names.update(new)
-        return new

@@ -13,7 +13,8 @@ from tap_crescendo.api.client import CrescendoStream
 from tap_crescendo.api.pagination import CursorPaginator
 from tap_crescendo.errors import APIError, CursorRejected
 from tap_crescendo.output.sdk_seams import LeanRecordStream
-from tap_crescendo.records.contract import RecordContract, UndocumentedFields
+from tap_crescendo.records.contract import RecordContract
+from tap_crescendo.records.evolution import SchemaEvolution
 from tap_crescendo.records.page_records import PageRecords
 from tap_crescendo.settings import RANGE_SPANS, setting_timestamp
 from tap_crescendo.sync.bookmarks import RecordStarts
@@ -59,7 +60,6 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
         """
         tenant = self.config["tenant_id"] if context is None else context["tenant_id"]
         subject = self.subject(tenant)
-        undocumented_before = self.undocumented.rows  # of the tenants read before
         state, bookmark = self.resume_point(context)
         span = self.sync_span(bookmark)
         windows = list(split_span(*span, self.window_size_ms))
@@ -89,7 +89,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
                 elif bookmark_moved := run.window_done(event.window, event.completes):
                     run.output.offer_checkpoint(bookmark_moved)
                 del event  # the page is not kept while the next one is awaited
-        run.close(span, self.undocumented.rows - undocumented_before)
+        run.close(span)
 
     def subject(self, tenant: str) -> str:
         """What the log lines of a tenant's run begin with."""
@@ -97,14 +97,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
 
     def page_records(self, tenant: str) -> PageRecords:
         """What makes a tenant's pages records of this stream."""
-        return PageRecords(
-            self.contract,
-            self.undocumented,
-            stream=self.name,
-            tenant=tenant,
-            subject=self.subject(tenant),
-            logger=self.logger,
-        )
+        return PageRecords(self.evolution, tenant=tenant, subject=self.subject(tenant))
 
     def _log_start(
         self, subject: str, span: tuple[int, int], count: int, bookmark: str | None
@@ -139,13 +132,19 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
 
     @cached_property
     def contract(self) -> RecordContract:
-        """The decoder that makes every row a record matching this stream's schema."""
+        """The decoder that makes every row a record matching this stream's declared schema."""
         return RecordContract(self.schema, self.documented_unions)
 
     @cached_property
-    def undocumented(self) -> UndocumentedFields:
-        """The fields the API sent that the schema lacks, this run."""
-        return UndocumentedFields()
+    def evolution(self) -> SchemaEvolution:
+        """The fields beyond the declared schema this run, and the contract that decodes them."""
+        return SchemaEvolution(
+            self.contract,
+            self.config["schema_evolution"],
+            stream=self.name,
+            evolvable=self.selects_every_property,
+            logger=self.logger,
+        )
 
     @cached_property
     def record_starts(self) -> RecordStarts:
@@ -160,7 +159,7 @@ class IncrementalExport(TenantPartitions, LeanRecordStream, CrescendoStream):
     @override
     def get_new_paginator(self) -> CursorPaginator:
         """Return a paginator for one window's query, decoding its rows with the page."""
-        return CursorPaginator(self.contract.decode_page)
+        return CursorPaginator(self.evolution.decode_page)
 
     def window_pages(self, tenant: Context, index: int, window: Window) -> Iterator[WindowEvent]:
         """Yield window `index`'s pages, following its cursor; a refused cursor restarts it once.

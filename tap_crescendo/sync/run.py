@@ -58,7 +58,9 @@ class TenantRun:
     def records_out(self, index: int, page: Page[t.Any], response: requests.Response) -> int:
         """Send a page's records but those a restarted window already sent; return how many."""
         window = self._windows[index]
-        records = self._records.of(page, response)
+        records, added = self._records.of(page, response)
+        if added:
+            self.output.grow_schema(added)
         if window.total is None:
             window.total = page.total
         window.received += len(records)
@@ -85,20 +87,22 @@ class TenantRun:
         self._progress.window_done(sum(w.delivered for w in self._windows))
         return moved_bookmark(self._resume_ms, (self._windows[i] for i in completes))
 
-    def close(self, span: tuple[int, int], undocumented: int) -> None:
+    def close(self, span: tuple[int, int]) -> None:
         """Send what the output holds; say what the run read in `span`, in one line."""
         self.output.close()
         windows = self._windows
         self._logger.info(
             "%s: %d records from %d windows in [%s, %s); %d windows where "
-            "`total` differed from the rows received; %d rows with fields the schema lacks",
+            "`total` differed from the rows received; %d rows with fields the schema lacks; "
+            "%d values of added fields made null",
             self.subject,
             sum(window.delivered for window in windows),
             len(windows),
             format_epoch_ms(span[0]),
             format_epoch_ms(span[1]),
             sum(window.total_differs for window in windows),
-            undocumented,
+            self._records.rows_left_out,
+            self._records.values_nulled,
         )
 
     def _warn_if_total_differs(self, window: WindowProgress) -> None:

@@ -12,7 +12,7 @@ import typing as t
 from datetime import datetime, timezone
 
 import pytest
-from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib import SchemaMessage, StateMessage
 
 from tap_crescendo.errors import StateError
 from tap_crescendo.output.base import StateLine
@@ -22,7 +22,7 @@ from tap_crescendo.output.writer import StateFlushingWriter
 from tests.support.batch_output import file_rows, sdk_batch_config
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
     import msgspec
@@ -38,6 +38,17 @@ def as_is(page: list[msgspec.Struct]) -> Iterable[tuple[str, Sequence[Record]]]:
     return (("bots", page),)
 
 
+BOTS_SCHEMA = {"properties": {"ID": {"type": ["string"]}}}
+
+
+def grown_bots(properties: Mapping[str, Mapping[str, t.Any]]) -> list[SchemaMessage]:
+    """The SCHEMA of `bots` grown by `properties`; none when they are left out (`Hidden`)."""
+    if "Hidden" in properties:
+        return []
+    grown = {"properties": {**BOTS_SCHEMA["properties"], **properties}}
+    return [SchemaMessage("bots", grown, ["ID"], ["DatetimeUTC"])]
+
+
 def state_line(writer: StateFlushingWriter, state: dict[str, t.Any]) -> StateLine:
     """A tenant's state whose STATE goes out through `writer`, as the SDK writes it."""
 
@@ -47,6 +58,17 @@ def state_line(writer: StateFlushingWriter, state: dict[str, t.Any]) -> StateLin
     return StateLine(state, "DatetimeUTC", "acme", emit)
 
 
+def record_lines(writer: StateFlushingWriter, state: dict[str, t.Any]) -> RecordLines:
+    """A tenant's RECORD lines, for the stream `bots`, through `writer`."""
+    return RecordLines(
+        writer,
+        routes=as_is,
+        schema_growth=grown_bots,
+        version=None,
+        state_line=state_line(writer, state),
+    )
+
+
 def batch_files(
     root: Path, state: dict[str, t.Any], *, batch_size: int = 3
 ) -> tuple[BatchFiles, StateFlushingWriter]:
@@ -54,8 +76,9 @@ def batch_files(
     writer = StateFlushingWriter()
     output = BatchFiles(
         sdk_batch_config(root.as_uri(), batch_size=batch_size),
-        schemas={"bots": {"properties": {"ID": {"type": ["string"]}}}},
+        schemas={"bots": BOTS_SCHEMA},
         routes=as_is,
+        schema_growth=grown_bots,
         writer=writer,
         state_line=state_line(writer, state),
         subject="Stream 'bots', tenant 'acme'",
@@ -65,9 +88,9 @@ def batch_files(
     return output, writer
 
 
-def rows(*ids: str) -> list[t.Any]:
-    """Records of these IDs."""
-    return [{"ID": row_id} for row_id in ids]
+def rows(*ids: str, **fields: t.Any) -> list[t.Any]:
+    """Records of these IDs, each with `fields`."""
+    return [{"ID": row_id, **fields} for row_id in ids]
 
 
 def lines(output: bytes) -> list[tuple[str, t.Any]]:
@@ -78,7 +101,9 @@ def lines(output: bytes) -> list[tuple[str, t.Any]]:
         if message["type"] == "RECORD":
             kept.append(("RECORD", message["record"]["ID"]))
         elif message["type"] == "BATCH":
-            kept.append(("BATCH", [row["ID"] for row in file_rows(message["manifest"][0])]))
+            kept.append(("BATCH", file_rows(message["manifest"][0])))
+        elif message["type"] == "SCHEMA":
+            kept.append(("SCHEMA", list(message["schema"]["properties"])))
         else:
             kept.append(("STATE", message["value"]["bookmarks"]["bots"]["replication_key_value"]))
     return kept
@@ -89,7 +114,7 @@ def test_record_lines_write_the_state_at_once_after_the_lines_before_it(
 ) -> None:
     writer = StateFlushingWriter()
     state: dict[str, t.Any] = {}
-    output = RecordLines(writer, routes=as_is, version=None, state_line=state_line(writer, state))
+    output = record_lines(writer, state)
 
     output.add(rows("a", "b"), EXTRACTED)
     output.offer_checkpoint("2026-12-01T00:00:00Z")
@@ -126,15 +151,58 @@ def test_batch_files_hold_a_state_until_the_file_of_its_last_row_is_announced(
     output.close()
 
     assert held == b""
-    assert lines(second_held) == [("BATCH", ["a", "b", "c"]), ("STATE", "2026-12-01T00:00:00Z")]
+    assert lines(second_held) == [("BATCH", rows("a", "b", "c")), ("STATE", "2026-12-01T00:00:00Z")]
     # Of two checkpoints the same file covers, only the newer is written.
     assert lines(capsysbinary.readouterr().out) == [
-        ("BATCH", ["d"]),
+        ("BATCH", rows("d")),
         ("STATE", "2026-12-03T00:00:00Z"),
     ]
     [(stem, count)] = state["batch_runs"].items()
     assert stem.startswith(tmp_path.as_uri())
     assert count == 2
+
+
+def test_record_lines_write_a_grown_schema_after_the_lines_before_it(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    writer = StateFlushingWriter()
+    output = record_lines(writer, {})
+
+    output.add(rows("a"), EXTRACTED)
+    output.grow_schema({"Region": {"type": ["string", "null"]}})
+    output.add(rows("b", Region="eu"), EXTRACTED)
+    output.grow_schema({"Hidden": {"type": ["string", "null"]}})  # a map leaves it out
+    output.offer_checkpoint("2026-12-01T00:00:00Z")
+
+    assert lines(capsysbinary.readouterr().out) == [
+        ("RECORD", "a"),
+        ("SCHEMA", ["ID", "Region"]),
+        ("RECORD", "b"),
+        ("STATE", "2026-12-01T00:00:00Z"),
+    ]
+
+
+def test_batch_files_announce_the_open_file_before_a_grown_schema_and_its_rows_after(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    output, _ = batch_files(tmp_path, {}, batch_size=3)
+
+    output.add(rows("a", "b"), EXTRACTED)
+    output.offer_checkpoint("2026-12-01T00:00:00Z")
+    output.grow_schema({"Region": {"type": ["string", "null"]}})
+    output.add(rows("c", Region="eu"), EXTRACTED)
+    output.offer_checkpoint("2026-12-02T00:00:00Z")  # c is in no announced file yet
+    output.grow_schema({"Hidden": {"type": ["string", "null"]}})  # no new SCHEMA: file stays
+    output.add(rows("d", "e"), EXTRACTED)
+    output.close()
+
+    assert lines(capsysbinary.readouterr().out) == [
+        ("BATCH", rows("a", "b")),
+        ("STATE", "2026-12-01T00:00:00Z"),
+        ("SCHEMA", ["ID", "Region"]),
+        ("BATCH", [{"ID": "c", "Region": "eu"}, {"ID": "d"}, {"ID": "e"}]),
+        ("STATE", "2026-12-02T00:00:00Z"),
+    ]
 
 
 def test_batch_files_remove_the_files_the_incoming_state_counts_before_any_is_written(

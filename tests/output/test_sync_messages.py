@@ -37,7 +37,8 @@ def test_a_sync_says_what_it_reads_and_what_it_read(
         "(bookmark: none)",
         f"Stream '{BOT}', tenant '{TENANT}': 250 records from 2 windows in {SPAN}; 0 windows "
         "where `total` "
-        "differed from the rows received; 0 rows with fields the schema lacks",
+        "differed from the rows received; 0 rows with fields the schema lacks; 0 values of "
+        "added fields made null",
     ]
 
 

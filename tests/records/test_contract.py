@@ -9,12 +9,7 @@ import msgspec
 import pytest
 
 from tap_crescendo.fake_api import generate_bot_rows
-from tap_crescendo.records.contract import (
-    QUOTE_LIMIT,
-    FieldMismatch,
-    RecordContract,
-    UndocumentedFields,
-)
+from tap_crescendo.records.contract import QUOTE_LIMIT, FieldMismatch, RecordContract, kind_of
 from tap_crescendo.streams import BotConversationsStream, VocConversationsStream
 from tests.support.scripted_server import page_body
 
@@ -49,9 +44,9 @@ ROW: Row = {
 
 
 def decode(row: dict[str, t.Any], contract: RecordContract | None = None) -> dict[str, t.Any]:
-    """The record a row becomes (failing the test if any field was undocumented)."""
-    record, undocumented = (contract or bot()).decode(json.dumps(row).encode())
-    assert undocumented == []
+    """The record a row becomes (failing the test if any field was left out or made null)."""
+    record, left_out, nulled = (contract or bot()).decode(json.dumps(row).encode())
+    assert (left_out, nulled) == ({}, [])
     return as_dict(record)
 
 
@@ -206,19 +201,84 @@ def test_the_refusal_carries_the_record_id(change: dict[str, t.Any], field: str)
 def test_a_row_read_the_slow_way_is_converted_the_same() -> None:
     row = {**ROW, "NewField": 1, "Media": "chat", "AgentId": 17, "CSat": 4}
 
-    record, undocumented = bot().decode(json.dumps(row).encode())
+    record, left_out, _ = bot().decode(json.dumps(row).encode())
 
-    assert undocumented == ["NewField"]
+    assert left_out == {"NewField": 1}
     assert as_dict(record) == {**ROW, "Media": ["chat"], "AgentId": "17", "CSat": 4.0}
 
 
-def test_fields_the_schema_lacks_are_dropped_and_named() -> None:
+def test_fields_the_schema_lacks_are_dropped_and_named_with_their_values() -> None:
     row = {**ROW, "NewField": {"a": 1}, "Sentiment": 0.4, "BotName": 5}
 
-    record, undocumented = bot().decode(json.dumps(row).encode())
+    record, left_out, nulled = bot().decode(json.dumps(row).encode())
 
-    assert undocumented == ["NewField", "Sentiment"]
+    assert left_out == {"NewField": {"a": 1}, "Sentiment": 0.4}
+    assert nulled == []
     assert as_dict(record) == {**ROW, "BotName": "5"}
+
+
+ADDED = {
+    "Region": "string",
+    "Score": "number",
+    "Urgent": "boolean",
+    "Meta": "object",
+    "Tags": "array",
+}
+ADDED_VALUES = {"Region": "eu", "Score": 5, "Urgent": True, "Meta": {"a": [1]}, "Tags": [1, "x"]}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(ADDED_VALUES, id="as-first-seen"),
+        pytest.param({**ADDED_VALUES, "Score": 5.25, "Tags": []}, id="a-float-and-an-empty-list"),
+        pytest.param(dict.fromkeys(ADDED), id="all-null"),
+    ],
+)
+def test_an_added_field_holds_its_values_exactly_as_sent(values: Row) -> None:
+    grown = bot().grown(ADDED)
+    row = {**ROW, **values}
+
+    assert decode(row, grown) == row
+    page = grown.convert_page(grown.decode_page(page_body([row])).data)
+    assert [as_dict(record) for record in page] == [row]
+    assert as_dict(grown.decode(json.dumps(row).encode()).record)["Score"] == values["Score"]
+
+
+def test_a_value_of_another_kind_in_an_added_field_is_null_and_named() -> None:
+    grown = bot().grown({"Region": "string"}).grown({"Score": "number"})
+    row = {**ROW, "Region": 17, "Score": "high", "AgentId": 17, "Later": 1}
+
+    record, left_out, nulled = grown.decode(json.dumps(row).encode())
+
+    assert as_dict(record) == {**ROW, "Region": None, "Score": None, "AgentId": "17"}
+    assert nulled == [("Region", "number"), ("Score", "string")]
+    assert left_out == {"Later": 1}
+    assert grown.added == {"Region": "string", "Score": "number"}
+
+
+def test_a_documented_field_keeps_its_rules_beside_added_ones() -> None:
+    grown = bot().grown({"Region": "string"})
+
+    assert refusal({**ROW, "Region": "eu", "Duration": "x"}, grown) == (
+        "field 'Duration': expected an integer, got \"x\""
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("x", "string"),
+        (1, "number"),
+        (1.5, "number"),
+        (False, "boolean"),
+        ({}, "object"),
+        ([], "array"),
+        (None, None),
+    ],
+)
+def test_the_kind_of_a_value(value: t.Any, kind: str | None) -> None:
+    assert kind_of(value) == kind
 
 
 @pytest.mark.parametrize(
@@ -241,15 +301,6 @@ def test_a_voc_media_list_is_refused_its_schema_is_a_string() -> None:
     assert refusal({"ID": "v-1", "Media": ["voice"]}, voc()) == (
         "field 'Media': expected a string or null, got [\"voice\"]"
     )
-
-
-def test_each_undocumented_field_is_new_once_and_every_row_with_one_counts() -> None:
-    seen = UndocumentedFields()
-
-    assert seen.note(["NewField"]) == ["NewField"]
-    assert seen.note(["NewField", "Other"]) == ["Other"]
-    assert seen.note(["Other"]) == []
-    assert (seen.rows, seen.names) == (3, {"NewField", "Other"})
 
 
 def test_null_in_a_nullable_date_time_stays_null() -> None:

@@ -1,4 +1,5 @@
-"""API drift: fields the schema lacks are dropped and reported once; wrong types stop the sync."""
+"""API drift: with `discard`, fields the schema lacks are dropped and reported once; wrong
+types stop the sync. (`evolve` and `freeze`: `test_schema_evolution.py`.)"""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ JSON_VALUES = st.recursive(
 
 def drift_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The drift warnings of a run."""
-    return [r.getMessage() for r in caplog.records if "lacks:" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if "the schema lacks; not" in r.getMessage()]
 
 
 def closing_line(caplog: pytest.LogCaptureFixture, stream: str) -> str:
@@ -57,6 +58,11 @@ def closing_line(caplog: pytest.LogCaptureFixture, stream: str) -> str:
         if r.getMessage().startswith(f"Stream '{stream}', tenant '{TENANT}': ")
         and "records from" in r.getMessage()
     )
+
+
+DISCARDED = (
+    "the API sent fields that the schema lacks; not extracted, as `schema_evolution` is discard"
+)
 
 
 def test_each_undocumented_field_is_reported_once_per_stream_and_never_extracted(
@@ -75,22 +81,24 @@ def test_each_undocumented_field_is_reported_once_per_stream_and_never_extracted
     )
 
     with fake.serve() as url:
-        result = sync(tap_config(url, max_parallel_windows=4))
+        result = sync(tap_config(url, max_parallel_windows=4, schema_evolution="discard"))
 
     assert result.error is None
     assert sorted(result.ids) == sorted(row["ID"] for row in bots + vocs)
     assert strict_problems(result.messages) == []
+    assert [m["stream"] for m in result.messages if m["type"] == "SCHEMA"] == [
+        "bot_conversations",
+        "voc_conversations",
+    ]
     assert sorted(drift_warnings(caplog)) == [
-        "The API sent fields that the schema of bot_conversations lacks: NewField, Sentiment; "
-        "they are not extracted",
-        "The API sent fields that the schema of voc_conversations lacks: Region; "
-        "they are not extracted",
+        f"Stream 'bot_conversations': {DISCARDED}: 'NewField', 'Sentiment'",
+        f"Stream 'voc_conversations': {DISCARDED}: 'Region'",
     ]
     assert closing_line(caplog, "bot_conversations").endswith(
-        "; 125 rows with fields the schema lacks"
+        "; 125 rows with fields the schema lacks; 0 values of added fields made null"
     )
     assert closing_line(caplog, "voc_conversations").endswith(
-        "; 20 rows with fields the schema lacks"
+        "; 20 rows with fields the schema lacks; 0 values of added fields made null"
     )
 
 
@@ -101,13 +109,11 @@ def test_a_field_first_seen_later_in_the_run_gets_its_own_warning(
     fake.replace_row(TENANT, {**in_order[0], "NewField": 1})
     fake.replace_row(TENANT, {**in_order[-1], "NewField": 2, "Later": 3})
 
-    sync(tap_config(api_url))
+    sync(tap_config(api_url, schema_evolution="discard"))
 
     assert drift_warnings(caplog) == [
-        "The API sent fields that the schema of bot_conversations lacks: NewField; "
-        "they are not extracted",
-        "The API sent fields that the schema of bot_conversations lacks: Later; "
-        "they are not extracted",
+        f"Stream 'bot_conversations': {DISCARDED}: 'NewField'",
+        f"Stream 'bot_conversations': {DISCARDED}: 'Later'",
     ]
 
 
