@@ -105,6 +105,26 @@ def test_no_personal_value_of_either_stream_appears_in_the_output() -> None:
     assert any(row["Contact Name"] is None for row in bots)
 
 
+def test_a_field_the_api_adds_never_leaves_the_pii_safe_extractor() -> None:
+    phones = [f"+49 30 {index:07d}" for index in range(60)]
+    bots = generate_bot_rows(60, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
+    bots = [{**row, "Caller Phone": phone} for row, phone in zip(bots, phones, strict=True)]
+    vocs = generate_voc_rows(20, start_ms=SPAN_START_MS, end_ms=SPAN_END_MS, seed=6)
+    vocs = [{**row, "CustomerPhone": "+1 555 0100"} for row in vocs]
+    fake = FakeCrescendo(api_keys={API_KEY: {TENANT}}, rows={TENANT: bots}, voc_rows={TENANT: vocs})
+
+    with fake.serve() as url:
+        result = sync(tap_config(url, **pii_safe_config()))
+
+    assert shipped_pii_config()["schema_evolution"] == "discard"
+    assert result.error is None
+    assert len(result.records) == 80
+    output = json.dumps(result.messages)
+    assert [phone for phone in [*phones, "+1 555 0100"] if phone in output] == []
+    assert "Caller Phone" not in output
+    assert "CustomerPhone" not in output
+
+
 #: What the tap says when the shipped maps' salt is not set, by how it is not set.
 SALT_MISSING = (
     "Setting `stream_map_config.pii_salt` is missing, and the stream map of {stream!r} reads "

@@ -169,12 +169,12 @@ def pipe_into_postgres(
     database: str,
     *,
     schema: str,
+    tap_settings: Row | None = None,
 ) -> None:
     """`tap-crescendo | target-postgres` over the test span: RECORD lines, the loader's
-    defaults (it validates each record against its SCHEMA)."""
+    defaults (it validates each record against its SCHEMA, and INSERTs)."""
     tap_config, target_config = folder / f"tap-{schema}.json", folder / f"target-{schema}.json"
-    settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
-    tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
+    tap_config.write_text(json.dumps(span_settings(url) | (tap_settings or {})))
     target = {
         "host": postgres.host,
         "port": postgres.port,
@@ -188,6 +188,47 @@ def pipe_into_postgres(
     meltano.command(
         "bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_POSTGRES, target_config
     )
+
+
+def span_settings(url: str) -> Row:
+    """The tap's config for the fake API over the test span."""
+    return {
+        "api_url": url,
+        "api_key": KEY,
+        "tenant_id": TENANT,
+        "start_date": START,
+        "end_date": END,
+    }
+
+
+def pipe_into_csv(
+    meltano: Meltano,
+    folder: Path,
+    url: str,
+    *,
+    tap_settings: Row | None = None,
+    target_settings: Row | None = None,
+) -> Path:
+    """`tap-crescendo | target-csv` over the test span (RECORD lines), into `folder`/out.
+
+    Returns the bot_conversations file; fails the test unless the pipe exits 0.
+    """
+    tap_config, target_config = folder / "tap.json", folder / "target.json"
+    tap_config.write_text(json.dumps(span_settings(url) | (tap_settings or {})))
+    target = {"output_path": str(folder / "out")} | (target_settings or {})
+    target_config.write_text(json.dumps(target))
+    pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
+    meltano.command(
+        "bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_CSV, target_config, cwd=folder
+    )
+    return folder / "out/bot_conversations.csv"
+
+
+def csv_lines(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV file's header and its lines, each as the fields it holds (none padded)."""
+    with path.open(newline="", encoding="utf-8") as file:
+        header, *lines = csv.reader(file)
+    return header, lines
 
 
 def loaded(postgres: Postgres, database: str, schema: str) -> dict[str, Row]:
@@ -359,25 +400,11 @@ def test_meltano_config_test_of_a_refused_key_shows_the_tap_s_one_line(meltano: 
 
 def test_csv_pipe_from_the_tap_into_target_csv(meltano: Meltano, tmp_path: Path) -> None:
     sent = rows(60, days=(0, 10), seed=3)
-    tap_config, target_config = tmp_path / "config.json", tmp_path / "target.json"
-    target_config.write_text(json.dumps({"output_path": str(tmp_path / "out")}))
-    pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
     fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: sent})
     with fake.serve() as url:
-        settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
-        tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
-        meltano.command(
-            "bash",
-            "-c",
-            pipe,
-            BIN / "tap-crescendo",
-            tap_config,
-            TARGET_CSV,
-            target_config,
-            cwd=tmp_path,
-        )
+        out = pipe_into_csv(meltano, tmp_path, url)
 
-    with (tmp_path / "out/bot_conversations.csv").open(newline="", encoding="utf-8") as file:
+    with out.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         written = list(reader)
     assert reader.fieldnames == COLUMNS
@@ -494,24 +521,19 @@ def test_pii_safe_extractor_drops_phones_and_ips_and_hashes_with_a_secret_salt(
     )
 
 
-def test_a_drifting_api_loads_into_postgres_and_csv_with_the_loaders_validating(
+def test_a_drifting_api_with_schema_evolution_discard_loads_into_postgres_and_csv_validated(
     meltano: Meltano, postgres: Postgres, database: str, tmp_path: Path
 ) -> None:
     sent = rows(80, days=(0, 10), seed=9)
     drifting = [{**row, "NewField": {"a": 1}, "BotName": 5} for row in sent]
     fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: drifting})
-    target_config = tmp_path / "target.json"
-    target_config.write_text(json.dumps({"output_path": str(tmp_path / "out")}))
-    tap_config = tmp_path / "config.json"
+    discard = {"schema_evolution": "discard"}
     with fake.serve() as url:
         # RECORD lines, and target-postgres validating each against the SCHEMA.
-        pipe_into_postgres(meltano, tmp_path, url, postgres, database, schema="tap_crescendo")
-        settings = {"api_url": url, "api_key": KEY, "tenant_id": TENANT}
-        tap_config.write_text(json.dumps(settings | {"start_date": START, "end_date": END}))
-        pipe = 'set -o pipefail; "$0" --config "$1" | "$2" --config "$3"'
-        meltano.command(
-            "bash", "-c", pipe, BIN / "tap-crescendo", tap_config, TARGET_CSV, target_config
+        pipe_into_postgres(
+            meltano, tmp_path, url, postgres, database, schema="tap_crescendo", tap_settings=discard
         )
+        out = pipe_into_csv(meltano, tmp_path, url, tap_settings=discard)
 
     expected = {row["ID"]: as_loaded(row) | {"BotName": "5"} for row in sent}
     assert loaded(postgres, database, "tap_crescendo") == expected
@@ -521,12 +543,232 @@ def test_a_drifting_api_loads_into_postgres_and_csv_with_the_loaders_validating(
         "WHERE table_schema = 'tap_crescendo' AND table_name = 'bot_conversations'",
     )
     assert "NewField" not in {name for (name,) in columns}
-    with (tmp_path / "out/bot_conversations.csv").open(newline="", encoding="utf-8") as file:
+    with out.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         written = list(reader)
     assert reader.fieldnames == COLUMNS
     assert sorted(line["ID"] for line in written) == sorted(expected)
     assert {line["BotName"] for line in written} == {"5"}
+
+
+#: The fields the API starts to send mid-run in the schema evolution tests, in the order
+#: they are added: a string, a number, an object and an array.
+ADDED = ["Region", "Score", "Plan", "Labels"]
+
+
+def with_added_fields(batch: list[Row]) -> list[Row]:
+    """`batch` with the `ADDED` fields, nulls among them, varying from row to row."""
+    return [
+        row
+        | {
+            "Region": ("eu", "us", None, "apac")[index % 4],
+            "Score": (3, 2.5, -7, 0.125, None)[index % 5],
+            "Plan": {"tier": ("gold", "free")[index % 2], "seats": index} if index % 6 else None,
+            "Labels": (["vip", index], [], [{"k": "v"}], [[1], [2, 3]])[index % 4],
+        }
+        for index, row in enumerate(batch)
+    ]
+
+
+def declared(row: Row) -> Row:
+    """The row as loaded (`as_loaded`), its declared columns only."""
+    as_row = as_loaded(row)
+    return {name: as_row[name] for name in COLUMNS}
+
+
+def added_columns(postgres: Postgres, database: str, schema: str) -> dict[str, tuple[t.Any, ...]]:
+    """The `ADDED` columns of the stream's table by ID, the number as PostgreSQL prints it."""
+    query = sql.SQL(
+        'SELECT "ID", "Region", "Score"::text, "Plan", "Labels" FROM {}.bot_conversations'
+    ).format(sql.Identifier(schema))
+    with postgres.connect(database) as connection:
+        return {row_id: tuple(values) for row_id, *values in connection.execute(query)}
+
+
+def test_fields_the_api_adds_mid_run_become_postgres_columns_and_a_rerun_keeps_them(
+    meltano: Meltano, postgres: Postgres, database: str, tmp_path: Path
+) -> None:
+    before = rows(40, days=(0, 5), seed=41)
+    after = with_added_fields(rows(40, days=(5, 10), seed=42))
+    new = with_added_fields(rows(10, days=(10, 12), seed=43))
+    # A later value of another kind: null, `Score` being a number by then. Kept out of the
+    # rerun's lookback: each run types a field from its own first value, and a rerun typing
+    # `Score` as a string stops target-postgres (it cannot alter NUMERIC to TEXT).
+    odd = max(
+        (row for row in after if row["Datetime"] < FIRST_DAY_MS + 9 * DAY_MS),
+        key=lambda row: row["Datetime"],
+    )
+    odd["Score"] = "high"
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: before + after})
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database)
+        # The shipped setup: BATCH files, COPY, no validation; the default `evolve`.
+        meltano.run("evolve", "tap-crescendo", "target-postgres", env=env)
+        first = added_columns(postgres, database, "tap_crescendo")
+        first_declared = loaded(postgres, database, "tap_crescendo")
+        # RECORD lines, INSERTs and target-postgres validating each against the grown SCHEMA.
+        pipe_into_postgres(meltano, tmp_path, url, postgres, database, schema="as_records")
+        fake.add_rows(TENANT, new)
+        meltano.run("evolve", "tap-crescendo", "target-postgres", env=env)
+
+    def values(row: Row, number: t.Callable[[int | float], str]) -> tuple[t.Any, ...]:
+        score = row.get("Score")
+        text = number(score) if isinstance(score, (int, float)) else None
+        return (row.get("Region"), text, row.get("Plan"), row.get("Labels"))
+
+    # Rows before the fields appeared hold NULL; the rest, the API's values. COPY sends a
+    # NUMERIC through float (3 is 3.0), INSERT as sent (3).
+    assert first == {row["ID"]: values(row, lambda n: repr(float(n))) for row in before + after}
+    assert added_columns(postgres, database, "as_records") == {
+        row["ID"]: values(row, str) for row in before + after
+    }
+    assert first_declared == {row["ID"]: declared(row) for row in before + after}
+    assert loaded(postgres, database, "as_records") == first_declared
+    # The rerun started from the declared schema, grew it again, and upserted.
+    assert postgres.query(
+        database, 'SELECT count(*), count(DISTINCT "ID") FROM tap_crescendo.bot_conversations'
+    ) == [(90, 90)]
+    assert added_columns(postgres, database, "tap_crescendo") == {
+        row["ID"]: values(row, lambda n: repr(float(n))) for row in before + after + new
+    }
+    assert loaded(postgres, database, "tap_crescendo") == {
+        row["ID"]: declared(row) for row in before + after + new
+    }
+    for schema in ("tap_crescendo", "as_records"):
+        types = postgres.query(
+            database,
+            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'bot_conversations' AND column_name = ANY(%s) "
+            "ORDER BY ordinal_position",
+            schema,
+            ADDED,
+        )
+        assert types == [
+            ("Region", "text"),
+            ("Score", "numeric"),
+            ("Plan", "jsonb"),
+            ("Labels", "jsonb"),
+        ]
+
+
+def test_pii_safe_extractor_never_loads_a_field_the_api_adds(
+    meltano: Meltano, postgres: Postgres, database: str
+) -> None:
+    marker = "ssn:"  # in no generated value, nor in a UUID
+    bot = rows(50, days=(0, 10), seed=51)
+    voc = generate_voc_rows(20, start_ms=FIRST_DAY_MS, end_ms=FIRST_DAY_MS + 10 * DAY_MS, seed=51)
+    assert marker not in json.dumps([bot, voc])
+    bot = [row | {"Customer SSN": f"{marker}078-05-{i:04d}"} for i, row in enumerate(bot)]
+    voc = [row | {"CustomerSSN": f"{marker}078-06-{i:04d}"} for i, row in enumerate(voc)]
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: bot}, voc_rows={TENANT: voc})
+    with fake.serve() as url:
+        env = tap_env(url) | target_env(postgres, database) | {"CRESCENDO_PII_SALT": "salt-91c4"}
+        meltano.run("pii-new-field", "tap-crescendo--pii-safe", "target-postgres", env=env)
+
+    tables = postgres.query(
+        database,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY table_name",
+    )
+    assert tables == [
+        ("crescendo_pii_safe", "bot_conversations"),
+        ("crescendo_pii_safe", "voc_conversations"),
+    ]
+    ssn_columns = postgres.query(
+        database,
+        "SELECT column_name FROM information_schema.columns WHERE column_name ILIKE '%ssn%'",
+    )
+    assert ssn_columns == []
+    sent = {"bot_conversations": bot, "voc_conversations": voc}
+    with postgres.connect(database) as connection:
+        for schema, table in tables:
+            # Each row, every column of it as one text: loaded, and without the marker.
+            query = sql.SQL('SELECT "ID", t::text LIKE %s FROM {}.{} AS t').format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            found = dict(connection.execute(query, (f"%{marker}%",)).fetchall())
+            assert found == {row["ID"]: False for row in sent[table]}
+
+
+def growing_rows() -> tuple[list[Row], list[Row], list[Row]]:
+    """20 rows, then 20 with a field the schema lacks, then 20 with one more, in time."""
+    plain = rows(20, days=(0, 5), seed=61)
+    regional = [
+        row | {"Region": ("eu", "us", "apac")[i % 3]}
+        for i, row in enumerate(rows(20, days=(5, 10), seed=62))
+    ]
+    scored = [
+        row | {"Region": ("eu", "us")[i % 2], "Score": (4, 2.5)[i % 2]}
+        for i, row in enumerate(rows(20, days=(10, 14), seed=63))
+    ]
+    return plain, regional, scored
+
+
+def test_target_csv_writes_a_schema_grown_mid_stream_as_one_header_over_rows_cut_short(
+    meltano: Meltano, tmp_path: Path
+) -> None:
+    """Each SCHEMA that grows the stream makes target-csv (0.5.0) start a new sink, whose
+    setup opens the file with "w" and writes its own header: the last one stands. The old
+    sinks hold their rows (never full, by default) until the end of the input, when they are
+    drained first, each writing its rows with its own, shorter, list of columns. Exit 0."""
+    plain, regional, scored = growing_rows()
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: plain + regional + scored})
+    with fake.serve() as url:
+        out = pipe_into_csv(meltano, tmp_path, url)
+
+    header, lines = csv_lines(out)
+    assert header == [*COLUMNS, "Region", "Score"]
+    width = len(COLUMNS)
+    assert [len(line) for line in lines] == [width] * 20 + [width + 1] * 20 + [width + 2] * 20
+    by_id = {line[0]: line for line in lines}
+    assert sorted(by_id) == sorted(row["ID"] for row in plain + regional + scored)
+    # The added fields come last, so the fields a row has stand under their own names.
+    at = COLUMNS.index("Datetime")
+    assert all(by_id[row["ID"]][at] == str(row["Datetime"]) for row in plain + regional + scored)
+    assert [by_id[row["ID"]][width:] for row in regional] == [[row["Region"]] for row in regional]
+    assert [by_id[row["ID"]][width:] for row in scored] == [
+        [row["Region"], str(row["Score"])] for row in scored
+    ]
+
+
+def test_target_csv_with_batch_size_rows_loses_the_rows_it_wrote_before_the_schema_grew(
+    meltano: Meltano, tmp_path: Path
+) -> None:
+    """With `batch_size_rows` (a Singer SDK target setting), target-csv writes every 10 rows
+    as they come; the sink a new SCHEMA starts rewrites the file from its header, so the rows
+    written before are gone. Exit 0, no warning."""
+    plain, regional, scored = growing_rows()
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: plain + regional + scored})
+    with fake.serve() as url:
+        out = pipe_into_csv(meltano, tmp_path, url, target_settings={"batch_size_rows": 10})
+
+    header, lines = csv_lines(out)
+    assert header == [*COLUMNS, "Region", "Score"]
+    assert sorted(line[0] for line in lines) == sorted(row["ID"] for row in scored)
+    assert {len(line) for line in lines} == {len(COLUMNS) + 2}
+
+
+@pytest.mark.parametrize("target_settings", [{}, {"batch_size_rows": 10}], ids=["held", "batched"])
+def test_schema_evolution_discard_gives_target_csv_one_header_and_every_row_whole(
+    meltano: Meltano, tmp_path: Path, target_settings: Row
+) -> None:
+    plain, regional, scored = growing_rows()
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: plain + regional + scored})
+    with fake.serve() as url:
+        out = pipe_into_csv(
+            meltano,
+            tmp_path,
+            url,
+            tap_settings={"schema_evolution": "discard"},
+            target_settings=target_settings,
+        )
+
+    header, lines = csv_lines(out)
+    assert header == COLUMNS
+    assert sorted(line[0] for line in lines) == sorted(
+        row["ID"] for row in plain + regional + scored
+    )
+    assert {len(line) for line in lines} == {len(COLUMNS)}
 
 
 def test_demo_serves_the_fake_and_lands_csv(meltano: Meltano, tmp_path: Path) -> None:
