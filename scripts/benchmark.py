@@ -4,6 +4,7 @@
     python -m scripts.benchmark --latency   # wall time with 50 ms and 200 ms per page
     python -m scripts.benchmark --tenants   # 20 tenants: one run with tenant_ids, or 20 runs
     python -m scripts.benchmark --against f360c31   # also the tap of another commit, paired
+    python -m scripts.benchmark --new-fields        # every bot row with 2 fields the schema lacks
 
 The fake (on 127.0.0.1) serves N bot conversations and N/2 VOC ones; the tap runs with
 default settings and a catalog that selects one stream, like the loops. Every contestant runs
@@ -13,7 +14,9 @@ plain loop (`requests`, `resp.json()`, one `json.dumps` RECORD line per row), th
 loop (each page decoded with msgspec, its RECORD lines encoded with msgspec: the floor a
 Python tap can hope for), and the tap, writing RECORD lines or BATCH files (jsonl). With
 `--against REV` the tap of commit REV (checked out in a temporary git worktree, run from it
-with PYTHONPATH) runs beside today's in the same rounds: a refactor's cost, paired.
+with PYTHONPATH) runs beside today's in the same rounds: a refactor's cost, paired. With
+`--new-fields` every bot row also carries `NEW_FIELDS`, which the schema lacks: the tap (with
+`schema_evolution` evolve, its default) adds them, the loops pass them through as they do.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing as t
 from contextlib import contextmanager
@@ -35,6 +39,7 @@ from pathlib import Path
 import msgspec
 
 from scripts.same_output import worktree
+from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows
 from tap_crescendo.timestamps import format_epoch_ms
 
 if t.TYPE_CHECKING:
@@ -47,6 +52,11 @@ STREAMS = {"botconv": "bot_conversations", "vocconv": "voc_conversations"}
 LOOPS = ("loop", "msgspec-loop", "fetch")
 DAY_MS = 86_400_000
 SPAN_DAYS = 30
+#: The fields `--new-fields` adds to every bot row, by name: a value of each row's index.
+NEW_FIELDS: dict[str, Callable[[int], t.Any]] = {
+    "Region": lambda index: ("EMEA", "AMER", "APAC")[index % 3],
+    "Priority": lambda index: index % 5,
+}
 
 
 def now_ms() -> int:
@@ -199,13 +209,30 @@ def benchmark_span() -> tuple[int, int]:
     return end - (SPAN_DAYS + 1) * DAY_MS, end
 
 
+def serve_new_fields(rows: int, port: int) -> None:
+    """Serve `rows` bot conversations carrying `NEW_FIELDS` (and no VOC ones) until killed."""
+    end = now_ms()
+    generated = generate_bot_rows(rows, start_ms=end - SPAN_DAYS * DAY_MS, end_ms=end)
+    for index, row in enumerate(generated):
+        row.update((name, value(index)) for name, value in NEW_FIELDS.items())
+    fake = FakeCrescendo(api_keys={KEY: {TENANT}}, rows={TENANT: generated})
+    with fake.serve(port=port) as url:
+        print(f"Fake Crescendo API on {url}, with new fields", flush=True)
+        threading.Event().wait()
+
+
 @contextmanager
 def serve(
-    rows: int, *, page_delay_ms: int = 0, tenants: tuple[str, ...] = (TENANT,)
+    rows: int,
+    *,
+    page_delay_ms: int = 0,
+    tenants: tuple[str, ...] = (TENANT,),
+    new_fields: bool = False,
 ) -> Iterator[str]:
     """Run the fake API in its own process (so its memory is not ours) and yield its URL.
 
-    Each of `tenants` holds `rows` bot conversations.
+    Each of `tenants` holds `rows` bot conversations; with `new_fields` (one tenant, no
+    delay, no VOC), they carry `NEW_FIELDS`.
     """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -226,6 +253,8 @@ def serve(
         "--page-delay-ms",
         str(page_delay_ms),
     ]
+    if new_fields:
+        argv = [sys.executable, __file__, "--serve-new-fields", str(rows), str(port)]
     url = f"http://127.0.0.1:{port}"
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as fake:
         assert fake.stdout is not None
@@ -340,6 +369,19 @@ def throughput(repeats: int, config_dir: Path, against: Path | None = None) -> N
         )
 
 
+def new_fields(repeats: int, config_dir: Path, against: Path | None = None) -> None:
+    """Wall time of the loops and the tap when every row carries fields the schema lacks."""
+    with serve(200_000, new_fields=True) as url:
+        compare(
+            f"N=200,000 bot + {', '.join(NEW_FIELDS)}, page_size 1000",
+            url,
+            "botconv",
+            config_dir,
+            repeats,
+            against=against,
+        )
+
+
 def latency(repeats: int, config_dir: Path) -> None:
     """With a delay per page: the tap against fetch-only, and 4 windows at once against 1."""
     rows = 40_000
@@ -393,11 +435,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", action="store_true", help="per-page latency mode")
     parser.add_argument("--tenants", action="store_true", help="many tenants in one run")
+    parser.add_argument(
+        "--new-fields", action="store_true", help="every bot row with fields the schema lacks"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--against", metavar="REV", help="also time the tap of commit REV")
     for mode in LOOPS:
         parser.add_argument(f"--{mode}", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-new-fields", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_new_fields:
+        serve_new_fields(*args.serve_new_fields)
+        return
     for mode in LOOPS:
         if child := getattr(args, mode.replace("-", "_")):
             url, export, start, end, page_size = child
@@ -409,11 +458,12 @@ def main() -> None:
             f"{args.repeats} alternating runs, wall times",
             flush=True,
         )
+        scenario = new_fields if args.new_fields else throughput
         if args.against:
             with worktree(args.against, Path(config_dir) / "old") as old:
-                throughput(args.repeats, Path(config_dir), old)
+                scenario(args.repeats, Path(config_dir), old)
             return
-        run = latency if args.latency else tenants if args.tenants else throughput
+        run = latency if args.latency else tenants if args.tenants else scenario
         run(args.repeats, Path(config_dir))
 
 
