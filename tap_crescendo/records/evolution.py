@@ -196,4 +196,4 @@ def _names(names: list[str]) -> str:
 
 def _an(kind: str) -> str:
     """A kind with its article: `an object`, `a string`."""
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    return f"an {kind}" if kind in {"array", "object"} else f"a {kind}"

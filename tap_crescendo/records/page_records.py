@@ -58,15 +58,13 @@ class PageRecords:
             except msgspec.ValidationError:  # a date-time that is not one
                 # The body is gone (`decode_page`): the rows as decoded are read one by one.
                 data = msgspec.Raw(msgspec.json.encode(data))
-        added: dict[str, dict[str, t.Any]] = {}
         try:
             rows = list(split_rows(data, response))
             decoded = self._decode_rows(rows, response)
-            if any(row.left_out for row in decoded):
-                ids = [self._id_of(row) for row in decoded]
-                added = self._evolution.meet([row.left_out for row in decoded], ids, self._subject)
-                if added:
-                    decoded = self._decode_rows(rows, response)
+            added = self._meet_left_out(decoded)
+            if added:  # again, the added fields in: every row decoded once, none can fail now
+                contract = self._evolution.contract
+                decoded = [contract.decode(row) for row in rows]
         except RecursionError as error:  # a value nested deeper than this thread's stack
             raise out_of_contract(response, error, at="$.data") from None
         for row in decoded:
@@ -93,6 +91,13 @@ class PageRecords:
             except (msgspec.DecodeError, UnicodeDecodeError) as error:
                 raise out_of_contract(response, error, at=f"$.data[{index}]") from None
         return decoded
+
+    def _meet_left_out(self, decoded: list[Decoded]) -> dict[str, dict[str, t.Any]]:
+        """Decide the fields a page's rows had that the schema lacks; return those added."""
+        if not any(row.left_out for row in decoded):
+            return {}
+        ids = [self._id_of(row) for row in decoded]
+        return self._evolution.meet([row.left_out for row in decoded], ids, self._subject)
 
     def _id_of(self, row: Decoded) -> t.Any:
         """The ID of a decoded row's record (None when it has none)."""

@@ -187,6 +187,7 @@ def test_batch_files_announce_the_open_file_before_a_grown_schema_and_its_rows_a
 ) -> None:
     output, _ = batch_files(tmp_path, {}, batch_size=3)
 
+    output.grow_schema({"Early": {"type": ["string", "null"]}})  # before any file
     output.add(rows("a", "b"), EXTRACTED)
     output.offer_checkpoint("2026-12-01T00:00:00Z")
     output.grow_schema({"Region": {"type": ["string", "null"]}})
@@ -197,6 +198,7 @@ def test_batch_files_announce_the_open_file_before_a_grown_schema_and_its_rows_a
     output.close()
 
     assert lines(capsysbinary.readouterr().out) == [
+        ("SCHEMA", ["ID", "Early"]),
         ("BATCH", rows("a", "b")),
         ("STATE", "2026-12-01T00:00:00Z"),
         ("SCHEMA", ["ID", "Region"]),

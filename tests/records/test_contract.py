@@ -257,6 +257,16 @@ def test_a_value_of_another_kind_in_an_added_field_is_null_and_named() -> None:
     assert grown.added == {"Region": "string", "Score": "number"}
 
 
+def test_an_added_field_keeps_its_value_in_a_row_read_the_slow_way() -> None:
+    grown = bot().grown({"Region": "string", "Meta": "object"})
+    row = {**ROW, "Region": "eu", "Meta": None, "AgentId": 17, "Later": 1}
+
+    record, left_out, nulled = grown.decode(json.dumps(row).encode())
+
+    assert as_dict(record) == {**ROW, "Region": "eu", "Meta": None, "AgentId": "17"}
+    assert (left_out, nulled) == ({"Later": 1}, [])
+
+
 def test_a_documented_field_keeps_its_rules_beside_added_ones() -> None:
     grown = bot().grown({"Region": "string"})
 

@@ -106,6 +106,12 @@ def test_a_field_met_only_as_null_waits_for_a_value(caplog: pytest.LogCaptureFix
     ]
 
 
+def test_a_field_without_a_value_yet_does_not_hold_up_those_after_it() -> None:
+    fields = evolution()
+
+    assert meet(fields, {"Pending": None, "Region": "eu"}) == {"Region": STRING}
+
+
 def test_discard_leaves_every_new_field_out_and_names_each_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -160,6 +166,19 @@ def test_at_most_the_most_fields_are_added_and_the_rest_are_named_once(
         f"{LEFT_OUT}, as {MOST_ADDED} fields were added to the stream in this run, the most it "
         "takes: 'k100', 'k101', 'k102', 'k103', 'k104', 'k105', 'k106', 'k107', 'k108', "
         "'k109' and 2 more"
+    ]
+
+
+def test_an_eleventh_name_is_counted_not_quoted(caplog: pytest.LogCaptureFixture) -> None:
+    fields = evolution("discard")
+    keys = [f"k{index}" for index in range(11)]
+
+    meet(fields, dict.fromkeys(keys, 1))
+
+    assert said(caplog, "WARNING") == [
+        f"{LEFT_OUT}, as `schema_evolution` is discard: "
+        + ", ".join(f"'{key}'" for key in keys[:10])
+        + " and 1 more"
     ]
 
 

@@ -32,6 +32,8 @@ from tests.support.tap_runs import (
 )
 
 if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import requests
 
     from tap_crescendo.sync.export import IncrementalExport
@@ -338,6 +340,9 @@ class KeptPages:
 
     def offer_checkpoint(self, bookmark: str) -> None:
         raise AssertionError(bookmark)
+
+    def grow_schema(self, properties: Mapping[str, Mapping[str, t.Any]]) -> None:
+        raise AssertionError(properties)
 
     def close(self) -> None:
         pass

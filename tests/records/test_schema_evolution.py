@@ -6,10 +6,14 @@ import json
 import logging
 import typing as t
 
+import msgspec
 import pytest
 
+from tap_crescendo.api.pagination import Cursor, Page
+from tap_crescendo.errors import APIError
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.streams import BotConversationsStream
+from tap_crescendo.tap import TapCrescendo
 from tests.support.batch_output import batch_config, file_rows, read_parquet
 from tests.support.tap_runs import (
     API_KEY,
@@ -26,6 +30,9 @@ from tests.support.tap_runs import (
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+    import requests
+
+    from tap_crescendo.sync.export import IncrementalExport
     from tests.support.tap_runs import Sync
 
 Row: t.TypeAlias = dict[str, t.Any]
@@ -108,6 +115,10 @@ def test_each_kind_of_new_field_is_added_with_its_schema_before_its_first_record
     assert [list(schema["properties"]) for schema in schemas(result)] == [
         DECLARED + list(NEW_FIELDS)[:count] for count in range(len(NEW_FIELDS) + 1)
     ]
+    grown_messages = [m for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == BOT]
+    assert {
+        (tuple(m["key_properties"]), tuple(m["bookmark_properties"])) for m in grown_messages
+    } == {(("ID",), ("DatetimeUTC",))}
     grown = schemas(result)[-1]["properties"]
     assert {name: grown[name] for name in NEW_FIELDS} == {
         "Region": {"type": ["string", "null"]},
@@ -161,9 +172,26 @@ def test_freeze_stops_before_the_first_row_with_a_new_field_and_no_state_claims_
     assert bookmark < refused["DatetimeUTC"]
 
 
+def test_freeze_names_a_voc_record_without_an_id() -> None:
+    config = tap_config("https://platform.crescendo.ai", schema_evolution="freeze")
+    voc = t.cast("IncrementalExport", TapCrescendo(config=config).streams[VOC])
+    rows = [{"ID": "v-1", "Datetime": "2026-10-01T11:00:00Z"}, {"Lang": "de"}]
+    page = Page(total=2, cursor=Cursor(next=None), data=msgspec.Raw(json.dumps(rows).encode()))
+
+    with pytest.raises(APIError) as stopped:
+        voc.page_records(TENANT).of(page, t.cast("requests.Response", None))
+
+    assert str(stopped.value) == (
+        f"Stream '{VOC}', tenant '{TENANT}', record None: the API sent field 'Lang', which the "
+        "schema lacks; `schema_evolution` is freeze, so the sync stops before this record (set "
+        "it to evolve or discard to go on)"
+    )
+
+
 def _day_start(row: Row) -> int:
     """The start of the day (a window) a row starts in, in epoch ms."""
-    return row["Datetime"] - (row["Datetime"] - SPAN_START_MS) % 86_400_000
+    start: int = row["Datetime"]
+    return start - (start - SPAN_START_MS) % 86_400_000
 
 
 def test_a_value_of_another_kind_in_an_added_field_loads_as_null_told_once_and_counted(
@@ -319,7 +347,7 @@ def test_batch_files_end_before_a_grown_schema_and_the_next_files_carry_the_fiel
         len(flow_of) - grown_at - 1
     )
     assert announced == {row["ID"] for row in rows}
-    by_id = {}
+    by_id: dict[str, Row] = {}
     for message in result.messages:
         if message["type"] == "BATCH" and message["stream"] == BOT:
             by_id |= {row["ID"]: row for row in read(message["manifest"][0])}
