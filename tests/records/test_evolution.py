@@ -242,16 +242,19 @@ def test_a_name_label_is_one_short_line(name: str, label: str) -> None:
 
 def test_a_value_of_another_kind_is_told_once_per_field(caplog: pytest.LogCaptureFixture) -> None:
     fields = evolution()
-    meet(fields, {"Region": "eu", "Meta": {}})
+    meet(fields, {"Region": "eu", "Meta": {}, "Score": 1})
 
-    fields.report_nulled([("Region", "number")], "r7")
-    fields.report_nulled([("Region", "object"), ("Meta", "array")], None)
+    fields.report_nulled([("Region", "object")], "r7")
+    fields.report_nulled([("Region", "number"), ("Meta", "array")], None)
+    fields.report_nulled([("Score", "string")], "r9")
 
     assert said(caplog, "WARNING") == [
         "Stream 'bot_conversations': added field 'Region' holds string values, but record 'r7' "
-        "sent a number; such values are extracted as null",
+        "sent an object; such values are extracted as null",
         "Stream 'bot_conversations': added field 'Meta' holds object values, but record None "
         "sent an array; such values are extracted as null",
+        "Stream 'bot_conversations': added field 'Score' holds number values, but record 'r9' "
+        "sent a string; such values are extracted as null",
     ]
 
 
