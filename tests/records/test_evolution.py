@@ -157,7 +157,7 @@ def test_at_most_the_most_fields_are_added_and_the_rest_are_named_once(
     keys = [f"k{index:03d}" for index in range(MOST_ADDED + 12)]
 
     added = meet(fields, dict.fromkeys(keys[:60], "v"), dict.fromkeys(keys, 1))
-    later = meet(fields, {"more": 1})
+    later = meet(fields, {"more": 1, "": 2})
 
     assert list(added) == keys[:MOST_ADDED]
     assert later == {}
@@ -165,7 +165,8 @@ def test_at_most_the_most_fields_are_added_and_the_rest_are_named_once(
     assert said(caplog, "WARNING") == [
         f"{LEFT_OUT}, as {MOST_ADDED} fields were added to the stream in this run, the most it "
         "takes: 'k100', 'k101', 'k102', 'k103', 'k104', 'k105', 'k106', 'k107', 'k108', "
-        "'k109' and 2 more"
+        "'k109' and 2 more",
+        f"{LEFT_OUT}, as the name is empty: ''",
     ]
 
 
