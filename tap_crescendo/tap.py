@@ -8,6 +8,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import TapCapabilities
 
 from tap_crescendo.api.network import check_ca_bundle
 from tap_crescendo.api.redaction import hide_key
@@ -38,7 +39,8 @@ class TapCrescendo(CommandLine):
 
     name = "tap-crescendo"
     message_writer_class = StateFlushingWriter
-    capabilities: t.ClassVar[list[CapabilitiesEnum]] = Tap.capabilities
+    #: The SDK's, and `test`: `--test` checks a config (cli/connection_check.py).
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [*Tap.capabilities, TapCapabilities.TEST]
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -28,6 +28,11 @@ if t.TYPE_CHECKING:
 
 #: JSON's names for Python's types, to say what a file holds instead of an object.
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number"}
+#: What Pythons before 3.13 say at the `}` or `]` after a trailing comma, and what that closes.
+TRAILING_COMMA = {
+    ("Expecting property name enclosed in double quotes", "}"): "object",
+    ("Expecting value", "]"): "array",
+}
 
 
 def read_json_object(path: str, option: str) -> str:
@@ -46,10 +51,7 @@ def read_json_object(path: str, option: str) -> str:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        msg = (
-            f"The {option} file {path!r} is not valid JSON: {error.msg} "
-            f"(line {error.lineno}, column {error.colno})"
-        )
+        msg = f"The {option} file {path!r} is not valid JSON: {_json_problem(error)}"
         raise InputFileError(msg) from None
     if not isinstance(value, dict):
         held = JSON_TYPES.get(type(value), "null" if value is None else "true or false")
@@ -99,11 +101,19 @@ def check_environment(
             try:
                 json.loads(value)
             except json.JSONDecodeError as error:
-                msg = (
-                    f"Environment variable {variable} must be JSON (`{name}`): "
-                    f"{error.msg} (line {error.lineno}, column {error.colno})"
-                )
+                problem = _json_problem(error)
+                msg = f"Environment variable {variable} must be JSON (`{name}`): {problem}"
                 raise ConfigError(msg) from None
+
+
+def _json_problem(error: json.JSONDecodeError) -> str:
+    """Say what is wrong with a JSON text and where, in Python 3.13's words on every Python."""
+    comma = len(error.doc[: error.pos].rstrip(" \t\n\r")) - 1
+    closes = TRAILING_COMMA.get((error.msg, error.doc[error.pos : error.pos + 1]))
+    if closes and error.doc[comma : comma + 1] == ",":
+        msg = f"Illegal trailing comma before end of {closes}"
+        error = json.JSONDecodeError(msg, error.doc, comma)
+    return f"{error.msg} (line {error.lineno}, column {error.colno})"
 
 
 def _types_of(schema: Mapping[str, t.Any]) -> set[str]:

@@ -48,8 +48,8 @@ CUT_STATE = '{"bookmarks": {\n  "bot_conversations": {"replication_key": "Dateti
         pytest.param(
             "--config",
             '{"api_key": "k",\n "tenant_id": "t",}\n',
-            "The --config file '{path}' is not valid JSON: Expecting property name enclosed "
-            "in double quotes (line 2, column 19)",
+            "The --config file '{path}' is not valid JSON: Illegal trailing comma before end "
+            "of object (line 2, column 18)",
             id="config-trailing-comma",
         ),
         pytest.param(
@@ -204,6 +204,42 @@ def test_integer_variables_are_checked_as_the_sdk_reads_them(
     else:
         with pytest.raises(ConfigError, match=re.escape(f"TAP_CRESCENDO_PAGE_SIZE {expected}")):
             check_environment(settings, "TAP_CRESCENDO_", environ)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param(
+            '{"a": 1,\n}',
+            "Illegal trailing comma before end of object (line 1, column 8)",
+            id="object-trailing-comma",
+        ),
+        pytest.param(
+            "[1, 2 , ]",
+            "Illegal trailing comma before end of array (line 1, column 7)",
+            id="array-trailing-comma",
+        ),
+        pytest.param(
+            '{"a": [1,}', "Expecting value (line 1, column 10)", id="array-closed-by-brace"
+        ),
+        pytest.param(
+            '{"a": 1, ]',
+            "Expecting property name enclosed in double quotes (line 1, column 10)",
+            id="object-closed-by-bracket",
+        ),
+    ],
+)
+def test_a_json_mistake_is_worded_as_python_3_13_words_it_on_every_python(
+    value: str, problem: str
+) -> None:
+    environ = {"TAP_CRESCENDO_STREAM_MAPS": value}
+
+    with pytest.raises(ConfigError) as raised:
+        check_environment({"stream_maps": {"type": "object"}}, "TAP_CRESCENDO_", environ)
+
+    assert str(raised.value) == (
+        f"Environment variable TAP_CRESCENDO_STREAM_MAPS must be JSON (`stream_maps`): {problem}"
+    )
 
 
 def test_a_secret_variable_is_never_quoted() -> None:
