@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import json
-import os
-import re
 import subprocess
 import sys
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,21 +17,19 @@ from psycopg import sql
 
 from tap_crescendo.fake_api import FakeCrescendo, generate_bot_rows, generate_voc_rows
 from tap_crescendo.timestamps import from_epoch_ms, parse_timestamp, to_epoch_ms
-from tests.support.postgres import find_initdb, running_postgres
+from tests.support.meltano_project import BIN, REPO, Meltano, target_env
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
     from decimal import Decimal
 
     from tests.support.postgres import Postgres
 
+#: The fixtures `meltano`, `postgres` and `database`.
+pytest_plugins = ["tests.support.pipeline_fixtures"]
+
 Row: t.TypeAlias = dict[str, t.Any]
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TARGET_CSV = REPO / ".meltano/loaders/target-csv/venv/bin/target-csv"
-#: Variables of the caller's shell that would change what Meltano or the plugins do.
-FOREIGN_ENV = ("MELTANO_", "TAP_CRESCENDO", "TARGET_", "CRESCENDO_")
 KEY, TENANT = "pipeline-key", "tenant-alpha"
 #: Where the shipped `prod` environment puts BATCH files.
 BATCH_FOLDER = REPO / ".meltano/run/tap-crescendo/batches"
@@ -68,97 +62,6 @@ def tap_env(url: str, *, key: str = KEY, tenant: str = TENANT) -> dict[str, str]
         "TAP_CRESCENDO_START_DATE": START,
         "TAP_CRESCENDO_END_DATE": END,
     }
-
-
-def target_env(postgres: Postgres, database: str) -> dict[str, str]:
-    """target-postgres's connection as Meltano reads it from the environment."""
-    return {
-        "TARGET_POSTGRES_HOST": postgres.host,
-        "TARGET_POSTGRES_PORT": str(postgres.port),
-        "TARGET_POSTGRES_USER": postgres.user,
-        "TARGET_POSTGRES_PASSWORD": postgres.password,
-        "TARGET_POSTGRES_DATABASE": database,
-    }
-
-
-@dataclass(frozen=True)
-class Meltano:
-    """The repository's Meltano project, with a system database (and so state) of its own."""
-
-    env: dict[str, str]
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> str:
-        """Run `meltano ARGS` and return its stdout; fail the test with its log if it fails."""
-        return self.command(BIN / "meltano", *args, env=env)
-
-    def command(
-        self, *argv: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None
-    ) -> str:
-        """Run `argv` in the project's environment and return its stdout, or fail the test."""
-        done = subprocess.run(
-            [str(arg) for arg in argv],
-            cwd=cwd,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode:
-            command = " ".join(str(arg) for arg in argv)
-            pytest.fail(f"{command} exited {done.returncode}:\n{done.stderr[-6000:]}")
-        return done.stdout
-
-    def run(self, state_id_suffix: str, *blocks: str, env: dict[str, str]) -> None:
-        """`meltano run` the blocks in the `prod` environment, the one that reads env vars."""
-        self("--environment=prod", "run", f"--state-id-suffix={state_id_suffix}", *blocks, env=env)
-
-    def state(self, state_id: str) -> dict[str, t.Any]:
-        """The Singer state Meltano stored under `state_id`."""
-        stored = json.loads(self("--environment=prod", "state", "get", state_id))
-        singer_state: dict[str, t.Any] = stored["singer_state"]
-        return singer_state
-
-
-@pytest.fixture(scope="session")
-def meltano(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Meltano]:
-    """The project with its plugins installed (once, into the git-ignored `.meltano/`).
-
-    Meltano rewrites meltano.yml when it finds something to canonicalize; it must find nothing.
-    """
-    as_committed = (REPO / "meltano.yml").read_text(encoding="utf-8")
-    database = tmp_path_factory.mktemp("meltano") / "meltano.db"
-    env = {name: value for name, value in os.environ.items() if not name.startswith(FOREIGN_ENV)}
-    env |= {"MELTANO_DATABASE_URI": f"sqlite:///{database}", "NO_COLOR": "1"}
-    project = Meltano(env)
-    (REPO / ".meltano").mkdir(exist_ok=True)
-    # Two test sessions in one checkout must not install into the same virtualenvs at once.
-    with (REPO / ".meltano/install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        project("install")
-    yield project
-    assert (REPO / "meltano.yml").read_text(encoding="utf-8") == as_committed
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL server for the whole session; CI must have one, elsewhere its absence skips."""
-    initdb = find_initdb()
-    if initdb is None:
-        reason = "PostgreSQL's initdb is neither on the PATH nor under /usr/lib/postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with running_postgres(initdb) as server:
-        yield server
-
-
-@pytest.fixture
-def database(postgres: Postgres, request: pytest.FixtureRequest) -> str:
-    """A new, empty database named after the test."""
-    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:63]
-    postgres.create_database(name)
-    return name
 
 
 def pipe_into_postgres(
