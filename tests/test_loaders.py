@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import sys
 import typing as t
 
 from tap_crescendo.timestamps import parse_timestamp, to_epoch_ms
@@ -17,6 +16,7 @@ from tests.support.loaders import (
     pipe,
     run_pipe,
     sent,
+    venv_python,
 )
 
 if t.TYPE_CHECKING:
@@ -147,7 +147,7 @@ def test_target_duckdb_with_the_newest_duckdb_loses_the_first_row_of_batches(
 
     # What `pip install target-duckdb` picks: duckdb 2 needs Python 3.11.
     version = duckdb_version(loader)
-    assert version == ("2.0.1" if sys.version_info >= (3, 11) else "1.5.6")
+    assert version == ("2.0.1" if venv_python(loader) >= (3, 11) else "1.5.6")
     loaded = duckdb_loaded(loader, database)
     expected = duckdb_expected(piped, wall_clock_ms)
     lost_at = {"bot_conversations": [0, 100, 200], "voc_conversations": [100]}

@@ -139,6 +139,12 @@ def duckdb_version(loader: str) -> str:
     return _in_venv(loader, "import duckdb; print(duckdb.__version__)").strip()
 
 
+def venv_python(loader: str) -> tuple[int, int]:
+    """The Python of the loader's virtualenv: the first `meltano install`'s, not this one's."""
+    major, minor = _in_venv(loader, "import sys; print(*sys.version_info[:2])").split()
+    return int(major), int(minor)
+
+
 def duckdb_rows(loader: str, database: Path, query: str) -> list[list[t.Any]]:
     """Every row of `query` on the file, read with the loader's own duckdb (its file format)."""
     script = (
